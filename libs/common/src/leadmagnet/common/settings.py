@@ -1,0 +1,83 @@
+"""Process settings: every knob comes from the environment, with safe defaults.
+
+Standard AWS SDK variables (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_REGION``,
+credentials) are read by botocore itself, so the same code runs against moto, LocalStack or AWS.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, populate_by_name=True
+    )
+
+    environment: Literal["local", "test", "dev", "prod"] = Field("local", alias="LEADMAGNET_ENV")
+    resource_prefix: str = Field(
+        "leadmagnet",
+        pattern=r"^[a-z][a-z0-9-]{1,40}$",
+        description="Physical AWS names are '{prefix}-{logical name}'.",
+    )
+    aws_region: str = Field("us-east-1", alias="AWS_REGION")
+    aws_max_pool_connections: int = Field(64, ge=10, le=1024)
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    # consumer runtime
+    consumer_concurrency: int = Field(8, ge=1, le=512)
+    consumer_pollers: int = Field(1, ge=1, le=16)
+    sqs_wait_time_seconds: int = Field(20, ge=0, le=20)
+    # Backoff comes from each queue's topology entry; these override it (tests use small values).
+    consumer_backoff_base_seconds: float | None = Field(None, gt=0)
+    consumer_backoff_cap_seconds: float | None = Field(None, gt=0, le=43_200)
+    consumer_shutdown_grace_seconds: float = Field(30.0, gt=0, le=110)
+    consumer_ack_flush_seconds: float = Field(0.05, gt=0, le=5)
+
+    # LLM providers
+    llm_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-5-mini"
+    openai_image_model: str = "gpt-image-1.5"
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    anthropic_model: str = "claude-sonnet-4-5"
+    llm_timeout_seconds: float = Field(120.0, gt=0)
+    llm_max_retries: int = Field(1, ge=0, le=5)
+    llm_max_output_tokens: int = Field(4096, ge=16)
+    prices_file: Path | None = None
+
+    # artifacts
+    public_base_url: str | None = Field(
+        None, description="CDN base for public artifact URLs; presigned GETs when unset."
+    )
+    artifact_url_ttl_seconds: int = Field(7 * 24 * 3600, ge=60, le=7 * 24 * 3600)
+
+    # outbound HTTP (webhooks, callbacks, attachment fetches)
+    allow_private_targets: bool = Field(
+        False, description="Allow loopback/private targets: local development only."
+    )
+    webhook_timeout_seconds: float = Field(15.0, gt=0, le=60)
+
+    # gateway
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    gateway_public_url: str = "http://127.0.0.1:8000"
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+
+    def name(self, logical: str) -> str:
+        """Physical resource name for a logical topology name."""
+        return f"{self.resource_prefix}-{logical}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

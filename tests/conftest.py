@@ -1,0 +1,81 @@
+"""Shared fixtures: an embedded AWS endpoint (moto server over HTTP) unless the caller gave one.
+
+Set ``AWS_ENDPOINT_URL`` (and optionally ``AWS_ENDPOINT_URL_DYNAMODB``...) before running pytest to
+run the same suite against LocalStack or another endpoint; otherwise a moto server is started on a
+free 127.0.0.1 port for the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from leadmagnet.common.aws import AwsClients
+from leadmagnet.common.bootstrap import bootstrap
+from leadmagnet.common.settings import Settings
+from leadmagnet.testing.moto_server import DUMMY_CREDENTIALS, moto_server
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    external = os.environ.get("AWS_ENDPOINT_URL")
+    for key, value in DUMMY_CREDENTIALS.items():
+        os.environ.setdefault(key, value)
+    if external:
+        yield external
+        return
+    with moto_server() as endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        try:
+            yield endpoint
+        finally:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+@pytest.fixture(scope="session")
+def resource_prefix() -> str:
+    return f"t{secrets.token_hex(4)}"
+
+
+@pytest.fixture(scope="session")
+def settings(aws_endpoint: str, resource_prefix: str) -> Settings:
+    return Settings(
+        resource_prefix=resource_prefix,
+        LEADMAGNET_ENV="test",
+        llm_provider="offline",
+        allow_private_targets=True,
+        sqs_wait_time_seconds=1,
+        consumer_backoff_base_seconds=0.5,
+        consumer_backoff_cap_seconds=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def bootstrapped(settings: Settings) -> Settings:
+    async def run() -> None:
+        async with AwsClients(settings) as aws:
+            await bootstrap(aws)
+
+    asyncio.run(run())
+    return settings
+
+
+@pytest.fixture
+async def aws(bootstrapped: Settings) -> AsyncIterator[AwsClients]:
+    async with AwsClients(bootstrapped) as clients:
+        yield clients
+
+
+@pytest.fixture
+def output_dir(request: pytest.FixtureRequest) -> Path:
+    """Per-test directory for screenshots and other artefacts worth keeping."""
+    path = REPO_ROOT / "test-output" / request.node.name.replace("/", "_")[:80]
+    path.mkdir(parents=True, exist_ok=True)
+    return path
