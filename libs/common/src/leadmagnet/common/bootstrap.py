@@ -205,9 +205,9 @@ async def bootstrap(aws: AwsClients, topology: Topology | None = None) -> Resour
             await aws.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])
         )["Attributes"]["QueueArn"]
         url = await _ensure_queue(aws, name, queue_attributes(q, dlq_arn))
-        queue_arn = (
-            await aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        )["Attributes"]["QueueArn"]
+        queue_arn = (await aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))[
+            "Attributes"
+        ]["QueueArn"]
         await aws.sqs.set_queue_attributes(
             QueueUrl=dlq_url,
             Attributes={

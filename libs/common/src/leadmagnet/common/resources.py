@@ -58,4 +58,5 @@ class Resources:
     async def queue_arn(self, logical: str, *, dlq: bool = False) -> str:
         account = await self.account_id()
         name = self.name(logical)
-        return f"arn:aws:sqs:{self.settings.aws_region}:{account}:{self.dlq_name(name) if dlq else name}"
+        name = self.dlq_name(name) if dlq else name
+        return f"arn:aws:sqs:{self.settings.aws_region}:{account}:{name}"

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     consumer_backoff_cap_seconds: float | None = Field(None, gt=0, le=43_200)
     consumer_shutdown_grace_seconds: float = Field(30.0, gt=0, le=110)
     consumer_ack_flush_seconds: float = Field(0.05, gt=0, le=5)
+    health_file: Path | None = Field(
+        Path("/tmp/leadmagnet-health"),  # noqa: S108 - container-local liveness file
+        description="Workers touch this file on every poll; a HEALTHCHECK tests its age.",
+    )
 
     # LLM providers
     llm_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"

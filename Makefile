@@ -1,0 +1,68 @@
+# leadmagnet: two commands do all set-up on a fresh machine with Python 3.11+:
+#   make run    install, start the embedded AWS endpoint, bootstrap, run all services, seed a demo
+#   make test   install and run the whole test suite
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/uv/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+PYTEST_ARGS ?=
+
+.PHONY: help install run test test-unit test-integration lint format typecheck events bench clean
+
+help:
+	@echo "make run    - install, start embedded AWS + all services + demo data (Ctrl-C stops)"
+	@echo "make test   - install and run the whole test suite (what CI runs)"
+	@echo "make lint   - ruff (lint + format check) and mypy on libs/common"
+	@echo "make bench  - benchmarks; figures go to docs/benchmarks.md"
+	@echo "make events - regenerate docs/events (JSON Schemas, AsyncAPI, catalogue)"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock libs/*/pyproject.toml services/*/pyproject.toml
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: $(VENV)/.synced
+
+run: install
+	$(VENV)/bin/leadmagnet dev
+
+test: install
+	scripts/ensure-test-deps.sh
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: install
+	$(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+events: install
+	$(VENV)/bin/leadmagnet events export --out docs/events
+
+bench: install
+	$(VENV)/bin/python -m bench
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .run test-output .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,123 @@
+"""``leadmagnet dev`` / ``make run``: embedded AWS + bootstrap + five services + demo data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import signal
+import threading
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+from leadmagnet.common.aws import AwsClients
+from leadmagnet.common.bootstrap import bootstrap
+from leadmagnet.common.platform import Platform
+from leadmagnet.common.settings import Settings
+
+from .demo import Demo, seed_demo
+from .devstack import ServiceStack
+
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _endpoint_up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - local endpoint check
+            return True
+    except OSError as e:
+        return hasattr(e, "code")  # an HTTP error still means something is listening
+
+
+def _start_moto(port: int) -> tuple[str, object]:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return f"http://127.0.0.1:{port}", server
+
+
+async def _prepare(settings: Settings) -> Demo:
+    async with AwsClients(settings) as aws:
+        await bootstrap(aws)
+    async with Platform.open(settings, "cli") as platform:
+        existing = await platform.forms.get("demo")
+        if existing is not None:  # an external endpoint that already has the demo: add a key
+            key = await platform.tenants.issue_key(existing.tenant_id, "demo-admin")
+            wf = await platform.workflows.get(existing.tenant_id, existing.workflow_id)
+            return Demo(
+                existing.tenant_id,
+                key,
+                wf.template_id if wf and wf.template_id else "",
+                existing.workflow_id,
+                "demo",
+                None,
+            )
+        return await seed_demo(platform)
+
+
+def run_dev(args: argparse.Namespace) -> int:
+    env: dict[str, str] = {}
+    for key, value in DUMMY_CREDENTIALS.items():
+        env[key] = os.environ.get(key, value)
+    with ExitStack() as stack:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if not endpoint:
+            url = f"http://127.0.0.1:{args.aws_port}"
+            if _endpoint_up(url):
+                raise SystemExit(f"port {args.aws_port} is busy; pass --aws-port or stop it")
+            endpoint, server = _start_moto(args.aws_port)
+            stack.callback(server.stop)  # type: ignore[attr-defined]
+            print(f"embedded AWS (moto server) on {endpoint}")
+        env["AWS_ENDPOINT_URL"] = endpoint
+        env.setdefault("ALLOW_PRIVATE_TARGETS", os.environ.get("ALLOW_PRIVATE_TARGETS", "true"))
+        env["LOG_FORMAT"] = os.environ.get("LOG_FORMAT", "json")
+        os.environ.update(env)
+        settings = Settings()
+        demo = asyncio.run(_prepare(settings))
+        services = ServiceStack(env, Path(args.log_dir), gateway_port=args.gateway_port)
+        stack.callback(services.stop_all)
+        services.start_all()
+        base = services.gateway_url
+        body = '{"name":"Ada","email":"ada@example.com","company":"Acme","goal":"more leads"}'
+        print(
+            "\n".join(
+                [
+                    "",
+                    "leadmagnet is running.",
+                    f"  gateway:      {base}   (API docs: {base}/docs)",
+                    f"  demo API key: {demo.api_key}",
+                    f"  logs:         {args.log_dir}/<service>.log",
+                    "",
+                    "Submit the demo form:",
+                    f"  curl -X POST {base}/v1/forms/demo/submit "
+                    f"-H 'content-type: application/json' -d {shlex.quote(body)}",
+                    "Then open the status_url it returns. List your jobs:",
+                    f"  curl -H 'Authorization: Bearer {demo.api_key}' {base}/v1/jobs",
+                    "",
+                    "Ctrl-C stops everything.",
+                ]
+            ),
+            flush=True,
+        )
+        stopped = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stopped.set())
+        while not stopped.wait(1):
+            for name, sp in services.procs.items():
+                if sp.proc.poll() is not None:
+                    print(f"{name} exited ({sp.proc.returncode}); see {sp.log_path}")
+                    stopped.set()
+        print("\nstopping services...", flush=True)
+    print("stopped.")
+    return 0

@@ -1,0 +1,32 @@
+"""Event contracts. Importing this package registers every event type."""
+
+from . import jobs  # noqa: F401  (registers the job events)
+from .envelope import (
+    EVENT_PREFIX,
+    CloudEvent,
+    EventData,
+    EventSpec,
+    PoisonMessage,
+    event_type,
+    message_attributes,
+    new_event,
+    parse_event,
+    registry,
+    spec_for_type,
+    spec_of,
+)
+
+__all__ = [
+    "EVENT_PREFIX",
+    "CloudEvent",
+    "EventData",
+    "EventSpec",
+    "PoisonMessage",
+    "event_type",
+    "message_attributes",
+    "new_event",
+    "parse_event",
+    "registry",
+    "spec_for_type",
+    "spec_of",
+]

@@ -1,0 +1,92 @@
+"""Events of a job's life (every job kind) and of the lead-magnet flow (seed 000)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from .envelope import EventData, event_type
+
+
+class ArtifactRef(EventData):
+    artifact_id: str
+    kind: str = Field(description="e.g. report_markdown, final_html")
+    content_type: str
+    size_bytes: int
+    url: str | None = Field(None, description="Public (CDN) or presigned URL at publish time.")
+
+
+class CostSummary(EventData):
+    total_micros: int = Field(description="Total cost in millionths of a US dollar.")
+    total_usd: str = Field(description="The same total as a decimal string, e.g. '0.012345'.")
+    calls: int
+
+
+@event_type(
+    "job.requested",
+    version=1,
+    public=False,
+    description="A job was accepted by the gateway and waits for its first stage.",
+    producers=("gateway",),
+)
+class JobRequested(EventData):
+    job_id: str
+    tenant_id: str
+    kind: str = "lead_magnet"
+    workflow_id: str | None = None
+    submission_id: str | None = None
+
+
+@event_type(
+    "report.generated",
+    version=1,
+    public=False,
+    description="The AI report (markdown) of a lead-magnet job is stored as an artifact.",
+    producers=("reporter",),
+)
+class ReportGenerated(EventData):
+    job_id: str
+    tenant_id: str
+    workflow_id: str
+    submission_id: str | None = None
+    artifact_id: str
+    s3_key: str
+
+
+@event_type(
+    "job.completed",
+    version=1,
+    public=True,
+    description="A job finished successfully; its output and artifacts are available.",
+    producers=("renderer", "imager", "gateway"),
+)
+class JobCompleted(EventData):
+    job_id: str
+    tenant_id: str
+    kind: str
+    workflow_id: str | None = None
+    status: str = "completed"
+    output_url: str | None = None
+    artifacts: list[ArtifactRef] = Field(default_factory=list)
+    cost: CostSummary | None = None
+    completed_at: datetime
+
+
+@event_type(
+    "job.failed",
+    version=1,
+    public=True,
+    description="A job failed permanently; error_message says why.",
+    producers=("gateway", "reporter", "renderer", "imager", "notifier"),
+)
+class JobFailed(EventData):
+    job_id: str
+    tenant_id: str
+    kind: str
+    workflow_id: str | None = None
+    status: str = "failed"
+    stage: str | None = None
+    error_code: str
+    error_message: str
+    failed_at: datetime

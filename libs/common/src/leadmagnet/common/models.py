@@ -1,0 +1,165 @@
+"""Domain models shared by every service (one copy; stores and the API use these)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .providers.base import CallCost
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    AWAITING_CALLBACK = "awaiting_callback"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+
+class Job(Model):
+    job_id: str
+    tenant_id: str
+    kind: str = "lead_magnet"
+    status: JobStatus = JobStatus.PENDING
+    workflow_id: str | None = None
+    submission_id: str | None = None
+    form_slug: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    stage: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    output_key: str | None = None
+    artifact_ids: list[str] = Field(default_factory=list)
+    cost_micros: int = 0
+    cost_calls: list[CallCost] = Field(default_factory=list)
+    event_seq: int = 0
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("artifact_ids", mode="before")
+    @classmethod
+    def _sorted_ids(cls, v: Any) -> Any:
+        return sorted(v) if isinstance(v, set | frozenset | list) else v
+
+
+class JobEvent(Model):
+    """One entry of a job's timeline (drives SSE and the execution log)."""
+
+    job_id: str
+    seq: int
+    type: str
+    at: datetime
+    status: JobStatus | None = None
+    stage: str | None = None
+    message: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Artifact(Model):
+    artifact_id: str
+    job_id: str
+    tenant_id: str
+    kind: str
+    s3_key: str
+    bucket: str = "artifacts"
+    filename: str
+    content_type: str
+    size_bytes: int
+    public: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Tenant(Model):
+    tenant_id: str
+    name: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+FIELD_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+
+
+class FormField(Model):
+    name: str = Field(pattern=FIELD_NAME)
+    label: str = Field(min_length=1, max_length=200)
+    type: Literal["text", "email", "textarea", "number", "url", "tel", "select", "checkbox"] = (
+        "text"
+    )
+    required: bool = False
+    max_length: int = Field(500, ge=1, le=10_000)
+    options: list[str] = Field(default_factory=list, max_length=100)
+    placeholder: str | None = Field(None, max_length=200)
+    help: str | None = Field(None, max_length=500)
+
+
+class Form(Model):
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    tenant_id: str
+    workflow_id: str
+    name: str = Field(min_length=1, max_length=200)
+    fields: list[FormField] = Field(min_length=1, max_length=50)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Submission(Model):
+    submission_id: str
+    tenant_id: str
+    form_slug: str
+    workflow_id: str
+    job_id: str
+    fields: dict[str, Any]
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Workflow(Model):
+    workflow_id: str
+    tenant_id: str
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = "lead_magnet"
+    instructions: str = Field(
+        "Write a concise, personalised report for this lead.", max_length=20_000
+    )
+    model: str | None = None
+    template_id: str | None = None
+    template_version: int | None = Field(
+        None, description="Pinned template version; None uses the newest published one."
+    )
+    webhook_url: str | None = None
+    webhook_secret: str | None = Field(
+        None, description="whsec_...; never returned after creation."
+    )
+    options: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class DocumentVersion(Model):
+    """One version of a versioned document (HTML templates, funnel templates...)."""
+
+    tenant_id: str
+    doc_id: str
+    version: int = Field(ge=1)
+    status: Literal["draft", "published"] = "draft"
+    body: dict[str, Any]
+    created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = None

@@ -1,0 +1,86 @@
+"""Everything a service needs, built once per process: clients, resolver, bus and stores."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from .aws import AwsClients
+from .bus import EventBus
+from .idempotency import IdempotencyStore
+from .netguard import SafeHttp
+from .resources import Resources
+from .settings import Settings
+from .stores import (
+    ArtifactStore,
+    FormStore,
+    JobStore,
+    SubmissionStore,
+    TenantStore,
+    VersionedDocuments,
+    WorkflowStore,
+)
+from .topology import Topology
+
+if TYPE_CHECKING:
+    from .providers import Providers
+
+
+class Platform:
+    def __init__(self, aws: AwsClients, service: str, topology: Topology | None = None) -> None:
+        self.service = service
+        self.settings: Settings = aws.settings
+        self.aws = aws
+        self.resources = r = Resources(aws, topology)
+        self.bus = EventBus(r, service=service)
+        self.jobs = JobStore(aws, r.table("jobs"), r.table("job_events"))
+        self.tenants = TenantStore(aws, r.table("tenants"), r.table("api_keys"))
+        self.workflows = WorkflowStore(aws, r.table("workflows"))
+        self.templates = VersionedDocuments(aws, r.table("templates"), label="template")
+        self.forms = FormStore(aws, r.table("forms"))
+        self.submissions = SubmissionStore(aws, r.table("submissions"))
+        self.artifacts = ArtifactStore(
+            aws, self.settings, r.table("artifacts"), r.bucket("artifacts")
+        )
+        self.idempotency = IdempotencyStore(aws, r.table("idempotency"))
+        self._providers: Providers | None = None
+        self._http: SafeHttp | None = None
+
+    @property
+    def http(self) -> SafeHttp:
+        """The SSRF-guarded outbound HTTP client (webhooks, side calls, fetches)."""
+        if self._http is None:
+            self._http = SafeHttp(
+                allow_private=self.settings.allow_private_targets,
+                timeout=self.settings.webhook_timeout_seconds,
+            )
+        return self._http
+
+    @property
+    def providers(self) -> Providers:
+        """Text/vision/image providers, created on first use (workers that never call an LLM
+        never build SDK clients)."""
+        if self._providers is None:
+            from .providers import create_providers
+
+            self._providers = create_providers(self.settings)
+        return self._providers
+
+    async def aclose(self) -> None:
+        if self._providers is not None:
+            await self._providers.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, settings: Settings, service: str, topology: Topology | None = None
+    ) -> AsyncIterator[Platform]:
+        async with AwsClients(settings) as aws:
+            platform = cls(aws, service, topology)
+            try:
+                yield platform
+            finally:
+                await platform.aclose()

@@ -1,0 +1,86 @@
+"""Artifacts: bytes in S3, metadata in DynamoDB (pk job_id, sk artifact_id).
+
+Keys: ``{tenant_id}/jobs/{job_id}/{filename}`` unless a flow's layout says otherwise. Artifact
+ids are derived from (job, key), so a redone stage overwrites its artifact instead of adding a
+second one. URLs: ``PUBLIC_BASE_URL + key`` when a CDN is configured, else a presigned GET.
+"""
+
+from __future__ import annotations
+
+from ..aws import AwsClients
+from ..dynamo import DynamoTable, values
+from ..ids import stable_id
+from ..models import Artifact, utcnow
+from ..settings import Settings
+
+
+def artifact_key(tenant_id: str, job_id: str, filename: str) -> str:
+    return f"{tenant_id}/jobs/{job_id}/{filename}"
+
+
+class ArtifactStore:
+    def __init__(self, aws: AwsClients, settings: Settings, table: str, bucket: str) -> None:
+        self.s3 = aws.s3
+        self.settings = settings
+        self.table = DynamoTable(aws, table)
+        self.bucket = bucket
+
+    async def put(
+        self,
+        *,
+        tenant_id: str,
+        job_id: str,
+        kind: str,
+        filename: str,
+        body: bytes,
+        content_type: str,
+        public: bool = False,
+        key: str | None = None,
+    ) -> Artifact:
+        key = key or artifact_key(tenant_id, job_id, filename)
+        await self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            Metadata={"job-id": job_id, "tenant-id": tenant_id, "kind": kind},
+        )
+        art = Artifact(
+            artifact_id=stable_id("art", job_id, key),
+            job_id=job_id,
+            tenant_id=tenant_id,
+            kind=kind,
+            s3_key=key,
+            filename=filename,
+            content_type=content_type,
+            size_bytes=len(body),
+            public=public,
+            created_at=utcnow(),
+        )
+        await self.table.put(art.model_dump(mode="json"))
+        return art
+
+    async def put_object(self, key: str, body: bytes, content_type: str) -> None:
+        """Plain file without an artifact record (logs, result files)."""
+        await self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    async def read(self, key: str) -> bytes:
+        resp = await self.s3.get_object(Bucket=self.bucket, Key=key)
+        async with resp["Body"] as stream:
+            data: bytes = await stream.read()
+        return data
+
+    async def list_for_job(self, job_id: str) -> list[Artifact]:
+        items = await self.table.query(
+            KeyConditionExpression="job_id = :j", ExpressionAttributeValues=values(j=job_id)
+        )
+        return [Artifact.model_validate(i) for i in items]
+
+    async def url(self, key: str, *, filename: str | None = None) -> str:
+        if self.settings.public_base_url:
+            return self.settings.public_base_url.rstrip("/") + "/" + key
+        params = {"Bucket": self.bucket, "Key": key}
+        url: str = await self.s3.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=self.settings.artifact_url_ttl_seconds
+        )
+        return url

@@ -1,0 +1,97 @@
+"""Workflows, forms and submissions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..aws import AwsClients
+from ..dynamo import DynamoTable, is_conditional_failure, values
+from ..errors import ConflictError
+from ..models import Form, Submission, Workflow, utcnow
+
+
+class WorkflowStore:
+    """pk tenant_id, sk workflow_id: a tenant can only ever address its own workflows."""
+
+    def __init__(self, aws: AwsClients, table: str) -> None:
+        self.table = DynamoTable(aws, table)
+
+    async def put(self, wf: Workflow) -> Workflow:
+        wf.updated_at = utcnow()
+        await self.table.put(wf.model_dump(mode="json"))
+        return wf
+
+    async def get(self, tenant_id: str, workflow_id: str) -> Workflow | None:
+        item = await self.table.get({"tenant_id": tenant_id, "workflow_id": workflow_id})
+        return Workflow.model_validate(item) if item else None
+
+    async def list(self, tenant_id: str) -> list[Workflow]:
+        items = await self.table.query(
+            KeyConditionExpression="tenant_id = :t", ExpressionAttributeValues=values(t=tenant_id)
+        )
+        return [Workflow.model_validate(i) for i in items]
+
+
+class FormStore:
+    """pk slug (public URLs carry only the slug); GSI by_tenant for listing."""
+
+    def __init__(self, aws: AwsClients, table: str) -> None:
+        self.table = DynamoTable(aws, table)
+
+    async def create(self, form: Form) -> Form:
+        try:
+            await self.table.put(
+                form.model_dump(mode="json"), ConditionExpression="attribute_not_exists(slug)"
+            )
+        except ClientError as e:
+            if not is_conditional_failure(e):
+                raise
+            raise ConflictError(f"form slug {form.slug!r} is taken") from None
+        return form
+
+    async def replace(self, form: Form) -> Form:
+        """Update a form the tenant owns (the condition stops slug hijacking)."""
+        try:
+            await self.table.put(
+                form.model_dump(mode="json"),
+                ConditionExpression="tenant_id = :t",
+                ExpressionAttributeValues=values(t=form.tenant_id),
+            )
+        except ClientError as e:
+            if not is_conditional_failure(e):
+                raise
+            raise ConflictError(f"form slug {form.slug!r} belongs to another tenant") from None
+        return form
+
+    async def get(self, slug: str) -> Form | None:
+        item = await self.table.get({"slug": slug}, consistent=False)
+        return Form.model_validate(item) if item else None
+
+    async def list(self, tenant_id: str) -> list[Form]:
+        items = await self.table.query(
+            IndexName="by_tenant",
+            KeyConditionExpression="tenant_id = :t",
+            ExpressionAttributeValues=values(t=tenant_id),
+        )
+        return [Form.model_validate(i) for i in items]
+
+
+class SubmissionStore:
+    def __init__(self, aws: AwsClients, table: str) -> None:
+        self.table = DynamoTable(aws, table)
+
+    async def put(self, sub: Submission) -> Submission:
+        await self.table.put(sub.model_dump(mode="json"))
+        return sub
+
+    async def get(self, submission_id: str) -> Submission | None:
+        item = await self.table.get({"submission_id": submission_id})
+        return Submission.model_validate(item) if item else None
+
+    async def fields(self, submission_id: str | None) -> dict[str, Any]:
+        if not submission_id:
+            return {}
+        sub = await self.get(submission_id)
+        return dict(sub.fields) if sub else {}

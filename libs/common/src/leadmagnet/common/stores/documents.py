@@ -1,0 +1,128 @@
+"""Versioned documents per tenant (HTML templates now; funnel templates reuse it).
+
+Table key: pk ``tenant_id``, sk ``{doc_id}#v{version:08d}`` — every lookup is scoped to the
+tenant, and one Query (newest first) finds the newest version or the newest published one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..aws import AwsClients
+from ..dynamo import DynamoTable, is_conditional_failure, values
+from ..errors import ConflictError, NotFoundError
+from ..models import DocumentVersion, utcnow
+
+
+def _sk(doc_id: str, version: int) -> str:
+    return f"{doc_id}#v{version:08d}"
+
+
+class VersionedDocuments:
+    def __init__(self, aws: AwsClients, table: str, *, label: str = "document") -> None:
+        self.table = DynamoTable(aws, table)
+        self.label = label
+
+    def _item(self, doc: DocumentVersion) -> dict[str, Any]:
+        return {"sk": _sk(doc.doc_id, doc.version), **doc.model_dump(mode="json")}
+
+    async def create_version(
+        self, tenant_id: str, doc_id: str, body: dict[str, Any], *, publish: bool = False
+    ) -> DocumentVersion:
+        """Append the next version (conditional put; retried if two writers race)."""
+        for _ in range(5):
+            latest = await self.latest(tenant_id, doc_id)
+            version = (latest.version + 1) if latest else 1
+            doc = DocumentVersion(
+                tenant_id=tenant_id,
+                doc_id=doc_id,
+                version=version,
+                body=body,
+                status="published" if publish else "draft",
+                published_at=utcnow() if publish else None,
+            )
+            try:
+                await self.table.put(
+                    self._item(doc), ConditionExpression="attribute_not_exists(sk)"
+                )
+                return doc
+            except ClientError as e:
+                if not is_conditional_failure(e):
+                    raise
+        raise ConflictError(f"too many concurrent writers on {self.label} {doc_id}")
+
+    async def get(self, tenant_id: str, doc_id: str, version: int) -> DocumentVersion | None:
+        item = await self.table.get({"tenant_id": tenant_id, "sk": _sk(doc_id, version)})
+        return DocumentVersion.model_validate(item) if item else None
+
+    async def versions(self, tenant_id: str, doc_id: str) -> list[DocumentVersion]:
+        items = await self.table.query(
+            KeyConditionExpression="tenant_id = :t AND begins_with(sk, :p)",
+            ExpressionAttributeValues=values(t=tenant_id, p=f"{doc_id}#v"),
+            ScanIndexForward=False,
+        )
+        return [DocumentVersion.model_validate(i) for i in items]
+
+    async def latest(self, tenant_id: str, doc_id: str) -> DocumentVersion | None:
+        items = await self.table.query(
+            limit=1,
+            KeyConditionExpression="tenant_id = :t AND begins_with(sk, :p)",
+            ExpressionAttributeValues=values(t=tenant_id, p=f"{doc_id}#v"),
+            ScanIndexForward=False,
+        )
+        return DocumentVersion.model_validate(items[0]) if items else None
+
+    async def latest_published(self, tenant_id: str, doc_id: str) -> DocumentVersion | None:
+        for doc in await self.versions(tenant_id, doc_id):
+            if doc.status == "published":
+                return doc
+        return None
+
+    async def resolve(
+        self, tenant_id: str, doc_id: str, version: int | str | None
+    ) -> DocumentVersion:
+        """A pinned version, or the newest published one for None/'latest'/'published'."""
+        if version in (None, "latest", "published"):
+            doc = await self.latest_published(tenant_id, doc_id)
+            if doc is None:
+                if await self.latest(tenant_id, doc_id) is None:
+                    raise NotFoundError(f"{self.label} {doc_id} not found")
+                raise NotFoundError(f"{self.label} {doc_id} has no published version")
+            return doc
+        try:
+            number = int(version)
+        except ValueError:
+            raise NotFoundError(f"{self.label} version {version!r} is not a number") from None
+        pinned = await self.get(tenant_id, doc_id, number)
+        if pinned is None:
+            raise NotFoundError(f"{self.label} {doc_id} v{number} not found")
+        return pinned
+
+    async def publish(self, tenant_id: str, doc_id: str, version: int) -> DocumentVersion:
+        try:
+            item = await self.table.update(
+                {"tenant_id": tenant_id, "sk": _sk(doc_id, version)},
+                UpdateExpression="SET #s = :p, published_at = :at",
+                ConditionExpression="attribute_exists(sk)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values(p="published", at=utcnow().isoformat()),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as e:
+            if not is_conditional_failure(e):
+                raise
+            raise NotFoundError(f"{self.label} {doc_id} v{version} not found") from None
+        return DocumentVersion.model_validate(item)
+
+    async def list_latest(self, tenant_id: str) -> list[DocumentVersion]:
+        """The newest version of every document of the tenant."""
+        newest: dict[str, DocumentVersion] = {}
+        async for item in self.table.iter_query(
+            KeyConditionExpression="tenant_id = :t", ExpressionAttributeValues=values(t=tenant_id)
+        ):
+            doc = DocumentVersion.model_validate(item)
+            if doc.doc_id not in newest or doc.version > newest[doc.doc_id].version:
+                newest[doc.doc_id] = doc
+        return sorted(newest.values(), key=lambda d: d.created_at, reverse=True)

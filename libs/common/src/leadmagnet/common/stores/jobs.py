@@ -1,0 +1,219 @@
+"""Jobs and their timelines.
+
+Table ``jobs``: pk ``job_id``; GSI ``by_tenant`` (tenant_id, created_at) lists a tenant's jobs
+newest first. Table ``job_events``: pk ``job_id``, sk ``seq``; ``seq`` comes from the job item's
+atomic ``event_seq`` counter, incremented in the same UpdateItem as the status change, so the
+timeline has a total order that SSE readers can resume from (``Last-Event-ID``).
+Terminal states (completed, failed) are guarded by condition expressions: a late or duplicate
+stage can never resurrect or re-fail a finished job.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..aws import AwsClients
+from ..dynamo import DynamoTable, deserialize, is_conditional_failure, serialize, values
+from ..errors import ConflictError, NotFoundError, PermanentError
+from ..models import Job, JobEvent, JobStatus, utcnow
+from ..providers.base import CallCost
+
+
+def _cursor_encode(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+
+
+def _cursor_decode(cursor: str, tenant_id: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        key = None
+    if (
+        not isinstance(key, dict)
+        or key.get("tenant_id") != tenant_id
+        or set(key)
+        != {
+            "tenant_id",
+            "job_id",
+            "created_at",
+        }
+    ):
+        raise PermanentError("cursor is not valid for this listing", code="invalid_cursor")
+    return key
+
+
+class JobStore:
+    def __init__(self, aws: AwsClients, jobs_table: str, events_table: str) -> None:
+        self.jobs = DynamoTable(aws, jobs_table)
+        self.events = DynamoTable(aws, events_table)
+        self.client = aws.dynamodb
+
+    async def create(self, job: Job, *, message: str = "job created") -> Job:
+        job.event_seq = 1
+        await self.jobs.put(
+            job.model_dump(mode="json"), ConditionExpression="attribute_not_exists(job_id)"
+        )
+        await self._put_event(job, 1, "job.created", message, {})
+        return job
+
+    async def get(self, job_id: str) -> Job | None:
+        item = await self.jobs.get({"job_id": job_id})
+        return Job.model_validate(item) if item else None
+
+    async def require(self, job_id: str) -> Job:
+        job = await self.get(job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id} not found")
+        return job
+
+    async def list_for_tenant(
+        self, tenant_id: str, *, limit: int = 20, cursor: str | None = None
+    ) -> tuple[list[Job], str | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.jobs.name,
+            "IndexName": "by_tenant",
+            "KeyConditionExpression": "tenant_id = :t",
+            "ExpressionAttributeValues": values(t=tenant_id),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = serialize(_cursor_decode(cursor, tenant_id))
+        resp = await self.client.query(**kwargs)
+        jobs = [Job.model_validate(deserialize(i)) for i in resp.get("Items", [])]
+        last = resp.get("LastEvaluatedKey")
+        return jobs, _cursor_encode(deserialize(last) if last else None)
+
+    async def record(
+        self,
+        job_id: str,
+        event_type: str,
+        message: str = "",
+        *,
+        status: JobStatus | None = None,
+        stage: str | None = None,
+        data: dict[str, Any] | None = None,
+        set_fields: dict[str, Any] | None = None,
+        allow_terminal: bool = False,
+        expected_status: set[JobStatus] | None = None,
+    ) -> Job:
+        """Apply a transition (status/stage/fields) and append a timeline event, atomically
+        ordered by ``event_seq``. Raises ConflictError if the job is terminal (unless allowed)
+        or not in ``expected_status``."""
+        now = utcnow()
+        names = {"#u": "updated_at", "#seq": "event_seq"}
+        vals: dict[str, Any] = {"u": now.isoformat(), "one": 1}
+        sets = ["#u = :u"]
+        fields = dict(set_fields or {})
+        if status is not None:
+            fields["status"] = status.value
+            if status is JobStatus.COMPLETED:
+                fields.setdefault("completed_at", now.isoformat())
+            if status is JobStatus.FAILED:
+                fields.setdefault("failed_at", now.isoformat())
+        if stage is not None:
+            fields["stage"] = stage
+        for i, (k, v) in enumerate(fields.items()):
+            names[f"#f{i}"] = k
+            vals[f"f{i}"] = v
+            sets.append(f"#f{i} = :f{i}")
+        conditions = ["attribute_exists(job_id)"]
+        if not allow_terminal or expected_status:
+            names["#s"] = "status"
+        if not allow_terminal:
+            vals["done"] = JobStatus.COMPLETED.value
+            vals["failed"] = JobStatus.FAILED.value
+            conditions.append("NOT #s IN (:done, :failed)")
+        if expected_status:
+            keys = []
+            for i, st in enumerate(sorted(expected_status)):
+                vals[f"e{i}"] = st.value
+                keys.append(f":e{i}")
+            conditions.append(f"#s IN ({', '.join(keys)})")
+        try:
+            item = await self.jobs.update(
+                {"job_id": job_id},
+                UpdateExpression=f"SET {', '.join(sets)} ADD #seq :one",
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values(**vals),
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as e:
+            if not is_conditional_failure(e):
+                raise
+            raise ConflictError(
+                f"job {job_id} cannot take {event_type}: it is missing or in a final state"
+                if not expected_status
+                else f"job {job_id} is not in {sorted(s.value for s in expected_status)}"
+            ) from None
+        job = Job.model_validate(item)
+        await self._put_event(job, job.event_seq, event_type, message, data or {}, stage=stage)
+        return job
+
+    async def _put_event(
+        self,
+        job: Job,
+        seq: int,
+        event_type: str,
+        message: str,
+        data: dict[str, Any],
+        stage: str | None = None,
+    ) -> None:
+        event = JobEvent(
+            job_id=job.job_id,
+            seq=seq,
+            type=event_type,
+            at=job.updated_at,
+            status=job.status,
+            stage=stage,
+            message=message,
+            data=data,
+        )
+        await self.events.put(event.model_dump(mode="json"))
+
+    async def fail(
+        self, job_id: str, *, code: str, message: str, stage: str | None = None
+    ) -> Job | None:
+        """Mark failed once; None when the job was already final (or unknown)."""
+        try:
+            return await self.record(
+                job_id,
+                "job.failed",
+                message,
+                status=JobStatus.FAILED,
+                stage=stage,
+                set_fields={"error_code": code, "error_message": message[:2000]},
+                data={"error_code": code},
+            )
+        except ConflictError:
+            return None
+
+    async def add_cost(self, job_id: str, call: CallCost) -> None:
+        await self.jobs.update(
+            {"job_id": job_id},
+            UpdateExpression="ADD cost_micros :c SET cost_calls = "
+            "list_append(if_not_exists(cost_calls, :empty), :call)",
+            ExpressionAttributeValues=values(
+                c=call.cost_micros, empty=[], call=[call.model_dump(mode="json")]
+            ),
+        )
+
+    async def add_artifact(self, job_id: str, artifact_id: str) -> None:
+        await self.jobs.update(
+            {"job_id": job_id},
+            UpdateExpression="ADD artifact_ids :a",
+            ExpressionAttributeValues=values(a={artifact_id}),
+        )
+
+    async def timeline(self, job_id: str, *, after_seq: int = 0) -> list[JobEvent]:
+        items = await self.events.query(
+            KeyConditionExpression="job_id = :j AND seq > :s",
+            ExpressionAttributeValues=values(j=job_id, s=after_seq),
+        )
+        return [JobEvent.model_validate(i) for i in items]

@@ -1,0 +1,3 @@
+from leadmagnet.gateway.main import main
+
+main()

@@ -1,0 +1,233 @@
+"""A small typed routing layer over Starlette: every route declares its request, query and
+response models and its error statuses, which gives validation, JSON error bodies and the
+OpenAPI 3.1 document from one declaration."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from leadmagnet.common.errors import ConflictError, NotFoundError, PermanentError
+from leadmagnet.common.logging import get_logger
+from leadmagnet.common.platform import Platform
+
+log = get_logger()
+
+
+class ErrorDetail(BaseModel):
+    loc: str = Field(description="Where the problem is, e.g. 'body.email' or 'query.limit'.")
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. 'validation_error'.")
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer has this JSON body."""
+
+    error: ErrorInfo
+
+
+class HTTPError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[ErrorDetail] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+        self.headers = headers or {}
+
+
+def error_response(err: HTTPError) -> JSONResponse:
+    body = ErrorBody(error=ErrorInfo(code=err.code, message=err.message, details=err.details))
+    return JSONResponse(body.model_dump(mode="json"), status_code=err.status, headers=err.headers)
+
+
+def validation_details(e: ValidationError, prefix: str) -> list[ErrorDetail]:
+    out = []
+    for item in e.errors(include_url=False):
+        loc = ".".join([prefix, *(str(p) for p in item["loc"])])
+        out.append(ErrorDetail(loc=loc, message=item["msg"]))
+    return out
+
+
+class Strict(BaseModel):
+    """Request models refuse unknown fields: a typo is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class ApiContext:
+    request: Request
+    platform: Platform
+    tenant_id: str | None
+    body: Any = None
+    query: Any = None
+
+    @property
+    def path(self) -> dict[str, str]:
+        return dict(self.request.path_params)
+
+    def require_tenant(self) -> str:
+        assert self.tenant_id is not None
+        return self.tenant_id
+
+
+Endpoint = Callable[[ApiContext], Awaitable[Any]]
+
+
+@dataclass
+class ApiRoute:
+    method: str
+    path: str
+    endpoint: Endpoint
+    summary: str
+    tags: tuple[str, ...]
+    status: int = 200
+    request: type[BaseModel] | None = None
+    raw_body_schema: dict[str, Any] | None = None  # for dynamic bodies (form submissions)
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()
+    auth: bool = False
+    description: str = ""
+    extra_responses: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+class Api:
+    def __init__(self) -> None:
+        self.routes: list[ApiRoute] = []
+
+    def route(self, method: str, path: str, **kwargs: Any) -> Callable[[Endpoint], Endpoint]:
+        def register(fn: Endpoint) -> Endpoint:
+            self.routes.append(
+                ApiRoute(
+                    method=method, path=path, endpoint=fn, description=fn.__doc__ or "", **kwargs
+                )
+            )
+            return fn
+
+        return register
+
+    def starlette_routes(self) -> list[Route]:
+        grouped: dict[str, dict[str, ApiRoute]] = {}
+        for r in self.routes:
+            grouped.setdefault(r.path, {})[r.method] = r
+        return [
+            Route(path, self._dispatcher(methods), methods=list(methods))
+            for path, methods in grouped.items()
+        ]
+
+    def _dispatcher(self, methods: dict[str, ApiRoute]) -> Callable[[Request], Awaitable[Response]]:
+        async def dispatch(request: Request) -> Response:
+            route = methods[request.method if request.method != "HEAD" else "GET"]
+            try:
+                return await _handle(route, request)
+            except HTTPError as e:
+                return error_response(e)
+
+        return dispatch
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise HTTPError(413, "payload_too_large", f"request body exceeds {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPError(413, "payload_too_large", f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse_json(request: Request, limit: int) -> Any:
+    ctype = request.headers.get("content-type", "")
+    raw = await read_body(request, limit)
+    if "json" not in ctype.split(";")[0]:
+        raise HTTPError(
+            415, "unsupported_media_type", "send the body as JSON (content-type: application/json)"
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise HTTPError(400, "invalid_json", f"request body is not valid JSON: {e}") from None
+
+
+async def authenticate(request: Request, platform: Platform) -> str:
+    header = request.headers.get("authorization", "")
+    key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    key = key or request.headers.get("x-api-key", "").strip()
+    if not key:
+        raise HTTPError(
+            401,
+            "unauthenticated",
+            "send an API key: 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            headers={"www-authenticate": "Bearer"},
+        )
+    tenant_id = await platform.tenants.authenticate(key)
+    if tenant_id is None:
+        raise HTTPError(
+            401,
+            "invalid_api_key",
+            "the API key is not valid",
+            headers={"www-authenticate": "Bearer"},
+        )
+    return tenant_id
+
+
+async def _handle(route: ApiRoute, request: Request) -> Response:
+    platform: Platform = request.app.state.platform
+    tenant_id = await authenticate(request, platform) if route.auth else None
+    ctx = ApiContext(request=request, platform=platform, tenant_id=tenant_id)
+    if route.query is not None:
+        try:
+            ctx.query = route.query.model_validate(dict(request.query_params))
+        except ValidationError as e:
+            raise HTTPError(
+                422, "validation_error", "invalid query parameters", validation_details(e, "query")
+            ) from None
+    if route.request is not None or route.raw_body_schema is not None:
+        payload = await parse_json(request, platform.settings.max_body_bytes)
+        if route.request is not None:
+            try:
+                ctx.body = route.request.model_validate(payload)
+            except ValidationError as e:
+                raise HTTPError(
+                    422, "validation_error", "invalid request body", validation_details(e, "body")
+                ) from None
+        else:
+            ctx.body = payload
+    try:
+        result = await route.endpoint(ctx)
+    except NotFoundError as e:
+        raise HTTPError(404, e.code, e.message) from None
+    except ConflictError as e:
+        raise HTTPError(409, e.code, e.message) from None
+    except PermanentError as e:
+        raise HTTPError(422, e.code, e.message) from None
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, BaseModel):
+        return JSONResponse(result.model_dump(mode="json"), status_code=route.status)
+    return JSONResponse(result, status_code=route.status)

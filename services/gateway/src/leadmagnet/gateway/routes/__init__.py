@@ -1,0 +1,8 @@
+"""All API routes register on this one ``Api``; each feature lives in its own module."""
+
+from ..api import Api
+
+api = Api()
+
+# Importing the modules registers their routes (order = order in the OpenAPI document).
+from . import ops, public, admin  # noqa: E402, F401, I001

@@ -1,0 +1,255 @@
+"""Response models of the HTTP API and builders from domain objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from leadmagnet.common.models import DocumentVersion, Form, FormField, Job, JobEvent, Workflow
+from leadmagnet.common.money import micros_to_usd
+from leadmagnet.common.platform import Platform
+from leadmagnet.common.providers.base import Usage
+
+
+class ArtifactView(BaseModel):
+    artifact_id: str
+    kind: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    url: str
+
+
+class CallCostView(BaseModel):
+    provider: str
+    model: str
+    operation: str
+    stage: str | None
+    usage: Usage
+    cost_usd: str
+    cost_micros: int
+    price_version: str
+    request_id: str | None
+
+
+class CostView(BaseModel):
+    total_usd: str = Field(description="Decimal string in US dollars.")
+    total_micros: int = Field(description="Total in millionths of a dollar (exact).")
+    calls: list[CallCostView]
+
+
+class TimelineEntry(BaseModel):
+    seq: int
+    type: str
+    at: datetime
+    status: str | None
+    stage: str | None
+    message: str
+
+
+class JobView(BaseModel):
+    job_id: str
+    kind: str
+    status: str
+    stage: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    failed_at: datetime | None
+    error_code: str | None
+    error_message: str | None
+    output_url: str | None
+    artifacts: list[ArtifactView]
+    cost: CostView
+    timeline: list[TimelineEntry]
+    status_url: str
+    data: dict[str, Any] = Field(default_factory=dict, description="Kind-specific results.")
+
+
+class JobSummary(BaseModel):
+    job_id: str
+    kind: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    error_message: str | None
+    cost_usd: str
+    status_url: str
+
+
+class JobList(BaseModel):
+    jobs: list[JobSummary]
+    next_cursor: str | None
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: str
+    status_url: str
+
+
+class TemplateView(BaseModel):
+    template_id: str
+    version: int
+    status: str
+    name: str
+    description: str
+    html: str
+    created_at: datetime
+    published_at: datetime | None
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplateView]
+
+
+class WorkflowView(BaseModel):
+    workflow_id: str
+    name: str
+    kind: str
+    instructions: str
+    model: str | None
+    template_id: str | None
+    template_version: int | None
+    webhook_url: str | None
+    options: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowCreated(WorkflowView):
+    webhook_secret: str | None = Field(
+        None, description="Signing secret for webhooks (Standard Webhooks). Shown only once."
+    )
+
+
+class WorkflowList(BaseModel):
+    workflows: list[WorkflowView]
+
+
+class FormView(BaseModel):
+    slug: str
+    name: str
+    workflow_id: str
+    fields: list[FormField]
+    submit_url: str
+
+
+class FormList(BaseModel):
+    forms: list[FormView]
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)
+
+
+def status_url(platform: Platform, job_id: str) -> str:
+    return f"{platform.settings.gateway_public_url.rstrip('/')}/v1/jobs/{job_id}"
+
+
+def template_view(doc: DocumentVersion) -> TemplateView:
+    return TemplateView(
+        template_id=doc.doc_id,
+        version=doc.version,
+        status=doc.status,
+        name=str(doc.body.get("name", "")),
+        description=str(doc.body.get("description", "")),
+        html=str(doc.body.get("html", "")),
+        created_at=doc.created_at,
+        published_at=doc.published_at,
+    )
+
+
+def workflow_view(wf: Workflow) -> WorkflowView:
+    return WorkflowView(**wf.model_dump(exclude={"webhook_secret", "tenant_id"}))
+
+
+def form_view(platform: Platform, form: Form) -> FormView:
+    base = platform.settings.gateway_public_url.rstrip("/")
+    return FormView(
+        slug=form.slug,
+        name=form.name,
+        workflow_id=form.workflow_id,
+        fields=form.fields,
+        submit_url=f"{base}/v1/forms/{form.slug}/submit",
+    )
+
+
+def _timeline(events: list[JobEvent]) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(
+            seq=e.seq,
+            type=e.type,
+            at=e.at,
+            status=e.status.value if e.status else None,
+            stage=e.stage,
+            message=e.message,
+        )
+        for e in events
+    ]
+
+
+async def job_view(platform: Platform, job: Job) -> JobView:
+    artifacts = await platform.artifacts.list_for_job(job.job_id)
+    artifact_views = [
+        ArtifactView(
+            artifact_id=a.artifact_id,
+            kind=a.kind,
+            filename=a.filename,
+            content_type=a.content_type,
+            size_bytes=a.size_bytes,
+            url=await platform.artifacts.url(a.s3_key),
+        )
+        for a in sorted(artifacts, key=lambda a: a.kind)
+    ]
+    return JobView(
+        job_id=job.job_id,
+        kind=job.kind,
+        status=job.status.value,
+        stage=job.stage,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        completed_at=job.completed_at,
+        failed_at=job.failed_at,
+        error_code=job.error_code,
+        error_message=job.error_message,
+        output_url=await platform.artifacts.url(job.output_key) if job.output_key else None,
+        artifacts=artifact_views,
+        cost=CostView(
+            total_usd=micros_to_usd(job.cost_micros),
+            total_micros=job.cost_micros,
+            calls=[
+                CallCostView(
+                    provider=c.provider,
+                    model=c.model,
+                    operation=c.operation,
+                    stage=c.stage,
+                    usage=c.usage,
+                    cost_usd=micros_to_usd(c.cost_micros),
+                    cost_micros=c.cost_micros,
+                    price_version=c.price_version,
+                    request_id=c.request_id,
+                )
+                for c in job.cost_calls
+            ],
+        ),
+        timeline=_timeline(await platform.jobs.timeline(job.job_id)),
+        status_url=status_url(platform, job.job_id),
+        data=job.data,
+    )
+
+
+def job_summary(platform: Platform, job: Job) -> JobSummary:
+    return JobSummary(
+        job_id=job.job_id,
+        kind=job.kind,
+        status=job.status.value,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        error_message=job.error_message,
+        cost_usd=micros_to_usd(job.cost_micros),
+        status_url=status_url(platform, job.job_id),
+    )

@@ -1,0 +1,3 @@
+from leadmagnet.imager.main import main
+
+main()

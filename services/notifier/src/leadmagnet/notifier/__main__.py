@@ -1,0 +1,3 @@
+from leadmagnet.notifier.main import main
+
+main()

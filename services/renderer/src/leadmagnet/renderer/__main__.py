@@ -1,0 +1,3 @@
+from leadmagnet.renderer.main import main
+
+main()

@@ -1,0 +1,3 @@
+from leadmagnet.reporter.main import main
+
+main()
