@@ -52,3 +52,16 @@ def test_queues_outlive_their_handlers_and_dlqs_outlive_queues() -> None:
         assert q.dlq_retention_seconds > q.message_retention_seconds, name
         assert q.receive_wait_time_seconds == 20, name
         assert q.max_receive_count >= 3, name
+
+
+@pytest.mark.parametrize("service", ["reporter", "renderer", "imager", "notifier"])
+def test_each_worker_handles_exactly_what_its_queue_receives(service: str) -> None:
+    import importlib
+    from typing import Any
+
+    handlers = importlib.import_module(f"leadmagnet.{service}.handlers")
+    placeholder: Any = object()  # routes() only builds closures; nothing touches the platform
+    routes, default_hook = handlers.build(placeholder)
+    _, queue = load_topology().queue_for(service)
+    assert set(routes) == queue.event_types
+    assert default_hook is not None

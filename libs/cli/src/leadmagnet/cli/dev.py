@@ -36,7 +36,7 @@ def _endpoint_up(url: str) -> bool:
         return hasattr(e, "code")  # an HTTP error still means something is listening
 
 
-def _start_moto(port: int) -> tuple[str, object]:
+def start_moto(port: int) -> tuple[str, object]:
     import logging
 
     from moto.server import ThreadedMotoServer
@@ -76,7 +76,7 @@ def run_dev(args: argparse.Namespace) -> int:
             url = f"http://127.0.0.1:{args.aws_port}"
             if _endpoint_up(url):
                 raise SystemExit(f"port {args.aws_port} is busy; pass --aws-port or stop it")
-            endpoint, server = _start_moto(args.aws_port)
+            endpoint, server = start_moto(args.aws_port)
             stack.callback(server.stop)  # type: ignore[attr-defined]
             print(f"embedded AWS (moto server) on {endpoint}")
         env["AWS_ENDPOINT_URL"] = endpoint

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -55,6 +56,18 @@ def _events_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _moto(args: argparse.Namespace) -> int:
+    import threading
+
+    from .dev import start_moto
+
+    endpoint, _server = start_moto(args.port)
+    print(f"moto server on {endpoint} (Ctrl-C stops it)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the way to stop it
+        threading.Event().wait()
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     from .dev import run_dev
 
@@ -70,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--gateway-port", type=int, default=8000)
     dev.add_argument("--log-dir", default=".run/logs")
     dev.set_defaults(func=_dev)
+
+    moto = sub.add_parser("moto", help="run only the embedded AWS endpoint (moto server)")
+    moto.add_argument("--port", type=int, default=5000)
+    moto.set_defaults(func=_moto)
 
     boot = sub.add_parser("bootstrap", help="create the queues, topic, tables and buckets")
     boot.set_defaults(func=_bootstrap)

@@ -59,6 +59,17 @@ class FailedMessage:
 FailureHook = Callable[[FailedMessage], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Route:
+    """A handler with its own failure hook (flows fail differently: a job, a run, a lead)."""
+
+    handler: Handler
+    on_failure: FailureHook | None = None
+
+
+Routes = Mapping[str, "Handler | Route"]
+
+
 def backoff_delay(
     receive_count: int,
     base: float,
@@ -231,7 +242,7 @@ class Consumer:
         *,
         resources: Resources,
         service: str,
-        handlers: Mapping[str, Handler],
+        handlers: Routes,
         on_failure: FailureHook | None = None,
         queue_name: str | None = None,
         config: ConsumerSettings | None = None,
@@ -239,7 +250,15 @@ class Consumer:
         self.resources = resources
         self.sqs = resources.aws.sqs
         self.service = service
-        self.handlers = dict(handlers)
+        self.handlers: dict[str, Handler] = {}
+        self.hooks: dict[str, FailureHook] = {}
+        for type_, route in handlers.items():
+            if isinstance(route, Route):
+                self.handlers[type_] = route.handler
+                if route.on_failure is not None:
+                    self.hooks[type_] = route.on_failure
+            else:
+                self.handlers[type_] = route
         self.on_failure = on_failure
         if queue_name is None:
             queue_name, queue = resources.topology.queue_for(service)
@@ -521,10 +540,11 @@ class Consumer:
 
     async def _report(self, failed: FailedMessage) -> bool:
         """Run the failure hook; False if it could not record the failure (retry later)."""
-        if self.on_failure is None:
+        hook = self.hooks.get(failed.event_type or "", self.on_failure)
+        if hook is None:
             return True
         try:
-            await self.on_failure(failed)
+            await hook(failed)
             return True
         except Exception as e:
             log.error("failure_hook.failed", error=str(e), exc_info=True)

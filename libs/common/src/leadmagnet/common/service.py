@@ -4,16 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
-from .consumer import Consumer, FailureHook, Handler
+from .consumer import Consumer, FailureHook, Handler, Route, Routes
 from .logging import configure_logging, get_logger
 from .platform import Platform
 from .settings import Settings, get_settings
 
 log = get_logger()
 
-HandlerFactory = Callable[[Platform], tuple[Mapping[str, Handler], FailureHook | None]]
+# A service's flows: each returns its routes; the hook is the default for routes without one.
+HandlerFactory = Callable[[Platform], tuple[Routes, FailureHook | None]]
+
+
+class Flow(Protocol):
+    """A flow module of a service: ``routes(platform)`` maps event types to handlers."""
+
+    def routes(self, platform: Platform) -> Routes: ...
+
+
+def compose(platform: Platform, flows: Iterable[Flow]) -> dict[str, Handler | Route]:
+    """Merge the routes of a service's flows; two flows claiming one event type is a bug."""
+    merged: dict[str, Handler | Route] = {}
+    for flow in flows:
+        for type_, route in flow.routes(platform).items():
+            if type_ in merged:
+                raise ValueError(f"event type {type_} is handled by two flows")
+            merged[type_] = route
+    return merged
 
 
 async def serve_worker(

@@ -1,17 +1,15 @@
-"""Imager: image validation, vision analysis and generation (its flows arrive with the product
-marketing and funnel issues). Until then it consumes its queue like every worker."""
+"""The imager's image stages: every flow module contributes its routes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from leadmagnet.common.consumer import FailureHook, Handler
+from leadmagnet.common.consumer import FailureHook, Routes
 from leadmagnet.common.jobflow import job_failure_hook
 from leadmagnet.common.platform import Platform
+from leadmagnet.common.service import Flow, compose
 
-STAGE = "image"
+FLOWS: tuple[Flow, ...] = ()
 
 
-def build(platform: Platform) -> tuple[Mapping[str, Handler], FailureHook | None]:
-    handlers: dict[str, Handler] = {}
-    return handlers, job_failure_hook(platform, STAGE)
+def build(platform: Platform) -> tuple[Routes, FailureHook | None]:
+    # Routes without a hook of their own (and unparseable messages) fail their job.
+    return compose(platform, FLOWS), job_failure_hook(platform, "imager")

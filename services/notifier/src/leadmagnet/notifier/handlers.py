@@ -1,119 +1,17 @@
-"""Notifier: ``job.completed`` / ``job.failed`` -> the workflow's webhook, signed per Standard
-Webhooks. Delivery retries ride on the queue's backoff (one retry loop in the whole system);
-``webhook-id`` is the event id, stable per job outcome, so receivers can dedupe on it."""
+"""The notifier's outbound notifications: every flow module contributes its routes."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any
-
-from leadmagnet.common.consumer import FailedMessage, FailureHook, Handler, MessageContext
-from leadmagnet.common.errors import ConflictError, TransientError
-from leadmagnet.common.events import CloudEvent, spec_of
-from leadmagnet.common.events.jobs import JobCompleted, JobFailed
-from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import Workflow
+from leadmagnet.common.consumer import FailureHook, Routes
+from leadmagnet.common.jobflow import job_failure_hook
 from leadmagnet.common.platform import Platform
-from leadmagnet.common.webhooks import signed_headers
+from leadmagnet.common.service import Flow, compose
 
-log = get_logger()
+from .flows import webhooks
 
-STAGE = "webhook"
-THROTTLE_STATUSES = {429, 502, 503, 504}
-
-
-def webhook_body(event: CloudEvent[Any]) -> bytes:
-    data = event.data
-    body: dict[str, Any] = {
-        "type": event.type.removeprefix("io.leadmagnet."),
-        "event_id": event.id,
-        "timestamp": event.time.isoformat(),
-        "data": {"job_id": data.job_id, "status": data.status, "kind": data.kind},
-    }
-    if isinstance(data, JobCompleted):
-        body["data"]["output_url"] = data.output_url
-        body["data"]["artifacts"] = [a.model_dump(mode="json") for a in data.artifacts]
-    if isinstance(data, JobFailed):
-        body["data"]["error_message"] = data.error_message
-        body["data"]["error_code"] = data.error_code
-    return json.dumps(body, separators=(",", ":")).encode()
+FLOWS: tuple[Flow, ...] = (webhooks,)
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
-
-
-async def deliver(
-    platform: Platform, workflow: Workflow, event: CloudEvent[Any], attempt: int
-) -> dict[str, Any]:
-    assert workflow.webhook_url
-    assert workflow.webhook_secret
-    body = webhook_body(event)
-    headers = signed_headers(workflow.webhook_secret, event.id, body)
-    headers["user-agent"] = "leadmagnet-webhooks/1"
-    resp, _ = await platform.http.request(
-        "POST", workflow.webhook_url, content=body, headers=headers, max_bytes=64 * 1024
-    )
-    status = resp.status_code
-    job_id = event.data.job_id
-    if 200 <= status < 300:
-        await platform.jobs.record(
-            job_id,
-            "webhook.delivered",
-            f"webhook answered {status}",
-            allow_terminal=True,
-            data={"status_code": status, "attempt": attempt, "webhook_id": event.id},
-        )
-        return {"status_code": status}
-    if status == 410:  # the receiver asked us to stop
-        await platform.jobs.record(
-            job_id,
-            "webhook.gone",
-            "webhook endpoint answered 410 Gone; not retrying",
-            allow_terminal=True,
-            data={"status_code": status},
-        )
-        return {"status_code": status}
-    retry_after = (
-        _retry_after(resp.headers.get("retry-after")) if status in THROTTLE_STATUSES else None
-    )
-    raise TransientError(
-        f"webhook answered {status}", code="webhook_failed", retry_after=retry_after
-    )
-
-
-def build(platform: Platform) -> tuple[Mapping[str, Handler], FailureHook | None]:
-    async def on_job_finished(ctx: MessageContext, event: CloudEvent[Any]) -> None:
-        data = event.data
-        if not data.workflow_id:
-            return
-        workflow = await platform.workflows.get(data.tenant_id, data.workflow_id)
-        if workflow is None or not workflow.webhook_url or not workflow.webhook_secret:
-            return
-        await platform.idempotency.run_once(
-            f"{STAGE}#{data.job_id}",
-            ctx,
-            lambda: deliver(platform, workflow, event, ctx.receive_count),
-        )
-
-    async def on_failure(failed: FailedMessage) -> None:
-        # The job's outcome stands; a webhook that cannot be delivered is recorded, not fatal.
-        if not failed.subject:
-            return
-        try:
-            await platform.jobs.record(
-                failed.subject,
-                "webhook.failed",
-                failed.error.message,
-                allow_terminal=True,
-                data={"error_code": failed.error.code},
-            )
-        except ConflictError:
-            log.warning("webhook.failed_for_unknown_job", job_id=failed.subject)
-
-    types = {spec_of(JobCompleted).type: on_job_finished, spec_of(JobFailed).type: on_job_finished}
-    return types, on_failure
+def build(platform: Platform) -> tuple[Routes, FailureHook | None]:
+    # Routes without a hook of their own (and unparseable messages) fail their job.
+    return compose(platform, FLOWS), job_failure_hook(platform, "notifier")

@@ -1,0 +1,92 @@
+"""The running system for integration tests: the five services as real processes against the
+embedded AWS endpoint, with the OpenAI SDK path pointed at a local wire-format server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from leadmagnet.cli.demo import Demo, seed_demo
+from leadmagnet.cli.devstack import ServiceStack
+from leadmagnet.common.platform import Platform
+from leadmagnet.common.settings import Settings
+from leadmagnet.testing.client import GatewayClient
+from leadmagnet.testing.moto_server import free_port
+from leadmagnet.testing.webhook_receiver import WebhookReceiver
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def fake_llm() -> Iterator[Any]:
+    from leadmagnet.testing.fake_llm import FakeLLMServer
+
+    with FakeLLMServer() as server:
+        yield server
+
+
+def stack_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {
+        "RESOURCE_PREFIX": settings.resource_prefix,
+        "LEADMAGNET_ENV": "test",
+        "ALLOW_PRIVATE_TARGETS": "true",
+        "SQS_WAIT_TIME_SECONDS": "1",
+        "CONSUMER_BACKOFF_BASE_SECONDS": "0.5",
+        "CONSUMER_BACKOFF_CAP_SECONDS": "2",
+        "CONSUMER_SHUTDOWN_GRACE_SECONDS": "10",
+        "LOG_LEVEL": "INFO",
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack(
+    bootstrapped: Settings, fake_llm: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceStack]:
+    env = stack_env(
+        bootstrapped,
+        LLM_PROVIDER="openai",
+        OPENAI_API_KEY="sk-test-local-wire-format-server",
+        OPENAI_BASE_URL=fake_llm.base_url,
+        LLM_MAX_RETRIES="0",  # retries are the queue's job; the tests observe them
+        LLM_TIMEOUT_SECONDS="10",
+    )
+    services = ServiceStack(env, tmp_path_factory.mktemp("stack-logs"), gateway_port=free_port())
+    try:
+        services.start_all()
+        yield services
+    finally:
+        codes = services.stop_all()
+        bad = {n: c for n, c in codes.items() if c != 0}
+        assert not bad, f"services did not exit cleanly: {bad}"
+
+
+@pytest.fixture
+async def platform(bootstrapped: Settings) -> AsyncIterator[Platform]:
+    async with Platform.open(bootstrapped, "tests") as p:
+        yield p
+
+
+@pytest.fixture
+async def api(stack: ServiceStack) -> AsyncIterator[GatewayClient]:
+    async with httpx2.AsyncClient(timeout=30) as client:
+        yield GatewayClient(stack.gateway_url, client)
+
+
+@pytest.fixture
+async def demo(platform: Platform) -> Demo:
+    """A fresh tenant with a published template, a workflow and a unique form slug."""
+    import secrets
+
+    return await seed_demo(platform, slug=f"demo-{secrets.token_hex(4)}")
