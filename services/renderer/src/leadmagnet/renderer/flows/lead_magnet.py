@@ -85,4 +85,5 @@ def routes(platform: Platform) -> Routes:
             data={"template_version": result["template_version"]},
         )
 
-    return {spec_of(ReportGenerated).type: on_report_generated}, job_failure_hook(platform, STAGE)
+    hook = job_failure_hook(platform, STAGE)
+    return {spec_of(ReportGenerated).type: Route(on_report_generated, hook)}
