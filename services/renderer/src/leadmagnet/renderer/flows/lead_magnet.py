@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadmagnet.common.consumer import MessageContext, Routes
+from leadmagnet.common.consumer import MessageContext, Route, Routes
 from leadmagnet.common.errors import NotFoundError, PermanentError
 from leadmagnet.common.events import CloudEvent, spec_of
 from leadmagnet.common.events.jobs import ReportGenerated
