@@ -105,11 +105,13 @@ class ServiceStack:
             self.start(name, extra_env)
         self.wait_ready(names)
 
-    def stop(self, name: str, timeout: float = 60) -> int:
-        """SIGTERM, wait for a clean exit (SIGKILL after ``timeout``); the exit code."""
+    def stop(self, name: str, timeout: float = 60, *, signalled: bool = False) -> int:
+        """SIGTERM (once: a second one could land after the handlers are gone), wait for a
+        clean exit (SIGKILL after ``timeout``); the exit code."""
         sp = self.procs[name]
         if sp.proc.poll() is None:
-            sp.proc.send_signal(signal.SIGTERM)
+            if not signalled:
+                sp.proc.send_signal(signal.SIGTERM)
             try:
                 sp.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -130,7 +132,7 @@ class ServiceStack:
         for sp in self.procs.values():
             if sp.proc.poll() is None:
                 sp.proc.send_signal(signal.SIGTERM)
-        return {name: self.stop(name, timeout) for name in list(self.procs)}
+        return {name: self.stop(name, timeout, signalled=True) for name in list(self.procs)}
 
     def tail(self, name: str, lines: int = 40) -> str:
         path = self.procs[name].log_path

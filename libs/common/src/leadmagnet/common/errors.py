@@ -41,3 +41,10 @@ class ConflictError(LeadmagnetError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code="conflict")
+
+
+class InvalidOutputError(TransientError):
+    """A model's answer did not parse or validate; another attempt may well succeed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="invalid_output")

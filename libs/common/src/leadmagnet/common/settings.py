@@ -49,11 +49,13 @@ class Settings(BaseSettings):
     llm_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
-    openai_model: str = "gpt-5-mini"
-    openai_image_model: str = "gpt-image-1.5"
+    openai_model: str = "gpt-5.4-mini"
+    openai_image_model: str = "gpt-image-2"
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-4-6"
+    vision_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
+    image_provider: Literal["auto", "openai", "offline"] = "auto"
     llm_timeout_seconds: float = Field(120.0, gt=0)
     llm_max_retries: int = Field(1, ge=0, le=5)
     llm_max_output_tokens: int = Field(4096, ge=16)

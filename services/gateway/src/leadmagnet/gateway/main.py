@@ -1,6 +1,15 @@
-"""``leadmagnet-gateway``: serve the HTTP API with uvicorn (SIGTERM drains connections)."""
+"""``leadmagnet-gateway``: serve the HTTP API with uvicorn.
+
+SIGTERM/SIGINT start uvicorn's graceful shutdown (stop accepting, finish in-flight requests);
+the process then exits 0, like the workers, instead of re-raising the signal.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 
@@ -10,11 +19,25 @@ from leadmagnet.common.settings import get_settings
 from .app import create_app
 
 
+class _Server(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._request_exit)
+        yield
+
+    def _request_exit(self) -> None:
+        if self.should_exit:  # a second signal: stop waiting for slow connections
+            self.force_exit = True
+        self.should_exit = True
+
+
 def main() -> None:
     settings = get_settings()
     configure_logging("gateway", settings.log_level, settings.log_format)
     get_logger().info("service.starting", environment=settings.environment)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.gateway_host,
         port=settings.gateway_port,
@@ -23,7 +46,9 @@ def main() -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=20,
         server_header=False,
+        lifespan="on",
     )
+    asyncio.run(_Server(config).serve())
 
 
 if __name__ == "__main__":

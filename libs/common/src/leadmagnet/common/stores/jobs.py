@@ -54,9 +54,10 @@ class JobStore:
 
     async def create(self, job: Job, *, message: str = "job created") -> Job:
         job.event_seq = 1
-        await self.jobs.put(
-            job.model_dump(mode="json"), ConditionExpression="attribute_not_exists(job_id)"
-        )
+        item = job.model_dump(mode="json")
+        # artifact_ids is a string set (ADD is idempotent); DynamoDB has no empty sets.
+        item.pop("artifact_ids", None)
+        await self.jobs.put(item, ConditionExpression="attribute_not_exists(job_id)")
         await self._put_event(job, 1, "job.created", message, {})
         return job
 

@@ -1,0 +1,76 @@
+"""Cost of a provider call from its usage and the price data file (never from code).
+
+Money is integer micro-dollars, computed in Decimal and rounded half-up once per call.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from ..logging import get_logger
+from .base import Usage
+
+log = get_logger()
+
+MILLION = Decimal(1_000_000)
+
+
+class PriceTable:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.version = str(data["version"])
+        self.text: dict[str, dict[str, Decimal]] = {
+            model: {k: Decimal(v) for k, v in prices.items()}
+            for model, prices in data.get("text", {}).items()
+        }
+        self.images: dict[str, dict[str, Decimal]] = {
+            model: {k: Decimal(v) for k, v in prices.items()}
+            for model, prices in data.get("images", {}).items()
+        }
+
+    def _text_prices(self, model: str) -> dict[str, Decimal] | None:
+        if model in self.text:
+            return self.text[model]
+        # Dated snapshots ("gpt-5.4-mini-2026-03-17") price like their family.
+        family = max((m for m in self.text if model.startswith(m + "-")), key=len, default=None)
+        return self.text[family] if family else None
+
+    def cost_of(
+        self, usage: Usage, model: str, operation: Literal["text", "vision", "image"]
+    ) -> tuple[int, str]:
+        """(micro-dollars, price version used). Unknown models cost 0 and say so."""
+        if operation == "image":
+            prices = self.images.get(model)
+            if prices is None:
+                log.warning("pricing.unknown_model", model=model, operation=operation)
+                return 0, f"unknown-model:{model}"
+            per_image = prices.get(usage.image_quality or "standard", prices.get("standard"))
+            usd = (per_image or Decimal(0)) * usage.images
+        else:
+            text = self._text_prices(model)
+            if text is None:
+                log.warning("pricing.unknown_model", model=model, operation=operation)
+                return 0, f"unknown-model:{model}"
+            usd = (
+                Decimal(usage.input_tokens) * text.get("input", Decimal(0))
+                + Decimal(usage.cached_input_tokens)
+                * text.get("cached_input", text.get("input", Decimal(0)))
+                + Decimal(usage.cache_write_tokens)
+                * text.get("cache_write", text.get("input", Decimal(0)))
+                # reasoning tokens are already part of output_tokens: never added twice
+                + Decimal(usage.output_tokens) * text.get("output", Decimal(0))
+            ) / MILLION
+        micros = int((usd * MILLION).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        return micros, self.version
+
+
+@lru_cache(maxsize=4)
+def load_prices(path: Path | None = None) -> PriceTable:
+    if path is not None:
+        return PriceTable(json.loads(Path(path).read_text(encoding="utf-8")))
+    text = resources.files(__package__).joinpath("prices.json").read_text(encoding="utf-8")
+    return PriceTable(json.loads(text))
