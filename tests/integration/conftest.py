@@ -45,6 +45,8 @@ def stack_env(settings: Settings, **extra: str) -> dict[str, str]:
         "CONSUMER_BACKOFF_CAP_SECONDS": "2",
         "CONSUMER_SHUTDOWN_GRACE_SECONDS": "10",
         "LOG_LEVEL": "INFO",
+        "LEAD_IDLE_DELAY_SECONDS": "3",  # the not-idle recheck happens within the test
+        "LEAD_ERROR_COOLDOWN_SECONDS": "2",
     }
     env.update(extra)
     return env

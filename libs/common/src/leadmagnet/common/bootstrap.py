@@ -226,6 +226,8 @@ async def bootstrap(aws: AwsClients, topology: Topology | None = None) -> Resour
         await _ensure_table(aws, res.name(logical), t)
     for logical, b in topo.buckets.items():
         await _ensure_bucket(aws, res.name(logical), b.versioning, list(b.lifecycle))
+    # Local endpoints refuse mail from unverified senders; in AWS, Terraform owns the identity.
+    await aws.ses.verify_email_identity(EmailAddress=aws.settings.lead_email_sender)
     log.info(
         "topology.bootstrapped",
         prefix=aws.settings.resource_prefix,

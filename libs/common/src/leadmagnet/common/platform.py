@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from .aws import AwsClients
 from .bus import EventBus
 from .idempotency import IdempotencyStore
+from .leads.store import LeadStore
+from .leads.transcripts import ChatKitTranscripts
 from .netguard import SafeHttp
 from .resources import Resources
 from .settings import Settings
@@ -44,8 +46,24 @@ class Platform:
             aws, self.settings, r.table("artifacts"), r.bucket("artifacts")
         )
         self.idempotency = IdempotencyStore(aws, r.table("idempotency"))
+        self.leads = LeadStore(
+            aws,
+            self.settings,
+            leads=r.table("leads"),
+            attribution=r.table("lead_attribution"),
+            sms_tokens=r.table("sms_tokens"),
+            channels=r.table("chat_channels"),
+        )
         self._providers: Providers | None = None
         self._http: SafeHttp | None = None
+        self._chatkit: ChatKitTranscripts | None = None
+
+    @property
+    def chatkit(self) -> ChatKitTranscripts:
+        """ChatKit thread reader (official SDK), for channels whose transcripts live there."""
+        if self._chatkit is None:
+            self._chatkit = ChatKitTranscripts(self.settings)
+        return self._chatkit
 
     @property
     def http(self) -> SafeHttp:
@@ -72,6 +90,8 @@ class Platform:
             await self._providers.aclose()
         if self._http is not None:
             await self._http.aclose()
+        if self._chatkit is not None:
+            await self._chatkit.aclose()
 
     @classmethod
     @asynccontextmanager

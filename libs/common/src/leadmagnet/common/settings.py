@@ -73,6 +73,20 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(15.0, gt=0, le=60)
 
+    # chat-lead hand-off (seed 003)
+    lead_idle_delay_seconds: int = Field(300, ge=0, le=900)
+    lead_inline_attachment_max_bytes: int = Field(3_000_000, ge=0)
+    lead_email_max_bytes: int = Field(
+        10_000_000, ge=100_000, description="SES v1 limit, counted after base64 encoding."
+    )
+    lead_email_sender: str = "leads@leadmagnet.local"
+    lead_dedupe_ttl_days: int = Field(30, ge=1)
+    lead_attribution_ttl_days: int = Field(180, ge=1)
+    sms_link_token_ttl_days: int = Field(7, ge=1)
+    lead_send_lease_seconds: int = Field(120, ge=10)
+    lead_error_cooldown_seconds: int = Field(600, ge=0)
+    chat_attachment_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+
     # gateway
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000

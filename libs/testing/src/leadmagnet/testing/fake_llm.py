@@ -11,6 +11,7 @@ Scripting works over HTTP (service processes and benchmarks use it too):
   POST   /_control/config  {"delay_seconds": 2}  a default delay for every request
   GET    /_control/stats   {"total", "current", "max_concurrent", "requests": [...]}
   POST   /_control/reset   rules, stats and config back to defaults
+  PUT    /_control/chatkit/threads/{id}   items served at GET /v1/chatkit/threads/{id}/items
 Run standalone: ``python -m leadmagnet.testing.fake_llm --port 8765``.
 """
 
@@ -49,6 +50,7 @@ class _State:
         self.current = 0
         self.max_concurrent = 0
         self.delay_seconds = 0.0
+        self.chatkit_threads: dict[str, list[dict[str, Any]]] = {}
 
     def take_rule(self, body: str) -> dict[str, Any] | None:
         for rule in self.rules:
@@ -231,6 +233,30 @@ def build_app(state: _State) -> Starlette:
             }
         )
 
+    async def chatkit_items(request: Request) -> Response:
+        thread_id = request.path_params["thread_id"]
+        if thread_id not in state.chatkit_threads:
+            error = {
+                "error": {"message": f"No thread {thread_id}", "type": "invalid_request_error"}
+            }
+            return JSONResponse(error, 404)
+        items = state.chatkit_threads[thread_id]
+        if request.query_params.get("order", "desc") == "desc":
+            items = list(reversed(items))
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": items,
+                "first_id": items[0]["id"] if items else None,
+                "last_id": items[-1]["id"] if items else None,
+                "has_more": False,
+            }
+        )
+
+    async def chatkit_put(request: Request) -> Response:
+        state.chatkit_threads[request.path_params["thread_id"]] = await request.json()
+        return JSONResponse({"ok": True})
+
     async def reset(request: Request) -> Response:
         state.reset()
         return JSONResponse({"ok": True})
@@ -245,6 +271,8 @@ def build_app(state: _State) -> Starlette:
             Route("/_control/config", config, methods=["POST"]),
             Route("/_control/stats", stats, methods=["GET"]),
             Route("/_control/reset", reset, methods=["POST"]),
+            Route("/v1/chatkit/threads/{thread_id}/items", chatkit_items, methods=["GET"]),
+            Route("/_control/chatkit/threads/{thread_id}", chatkit_put, methods=["PUT"]),
         ]
     )
 
@@ -281,6 +309,10 @@ class FakeLLMClient:
 
     def reset(self) -> None:
         self._call("POST", "/_control/reset")
+
+    def put_chatkit_thread(self, thread_id: str, items: list[dict[str, Any]]) -> None:
+        """Serve these ChatKit thread items (wire format, oldest first)."""
+        self._call("PUT", f"/_control/chatkit/threads/{thread_id}", items)
 
 
 class FakeLLMServer(FakeLLMClient):

@@ -104,6 +104,9 @@ class ApiRoute:
     status: int = 200
     request: type[BaseModel] | None = None
     raw_body_schema: dict[str, Any] | None = None  # for dynamic bodies (form submissions)
+    # Non-JSON bodies (uploads) are read by the endpoint itself; this only documents them.
+    body_media_type: str = "application/json"
+    body_limit: int | None = None  # overrides MAX_BODY_BYTES for this route
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
@@ -207,8 +210,9 @@ async def _handle(route: ApiRoute, request: Request) -> Response:
             raise HTTPError(
                 422, "validation_error", "invalid query parameters", validation_details(e, "query")
             ) from None
-    if route.request is not None or route.raw_body_schema is not None:
-        payload = await parse_json(request, platform.settings.max_body_bytes)
+    json_body = route.body_media_type == "application/json"
+    if json_body and (route.request is not None or route.raw_body_schema is not None):
+        payload = await parse_json(request, route.body_limit or platform.settings.max_body_bytes)
         if route.request is not None:
             try:
                 ctx.body = route.request.model_validate(payload)

@@ -75,7 +75,7 @@ def _operation(r: ApiRoute, defs: dict[str, Any]) -> dict[str, Any]:
     elif r.raw_body_schema is not None:
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": r.raw_body_schema}},
+            "content": {r.body_media_type: {"schema": r.raw_body_schema}},
         }
     ok: dict[str, Any] = {"description": "Success"}
     if r.response is not None:
@@ -86,7 +86,9 @@ def _operation(r: ApiRoute, defs: dict[str, Any]) -> dict[str, Any]:
         errors.add(401)
         op["security"] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
     if r.request is not None or r.raw_body_schema is not None:
-        errors |= {400, 413, 415, 422}
+        errors |= {413, 415, 422}
+        if r.body_media_type == "application/json":
+            errors.add(400)
     if r.query is not None:
         errors.add(422)
     for status in sorted(errors):

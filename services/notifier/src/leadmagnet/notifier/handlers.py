@@ -7,9 +7,9 @@ from leadmagnet.common.jobflow import job_failure_hook
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.service import Flow, compose
 
-from .flows import webhooks
+from .flows import lead_email, webhooks
 
-FLOWS: tuple[Flow, ...] = (webhooks,)
+FLOWS: tuple[Flow, ...] = (webhooks, lead_email)
 
 
 def build(platform: Platform) -> tuple[Routes, FailureHook | None]:

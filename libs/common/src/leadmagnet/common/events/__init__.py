@@ -1,6 +1,6 @@
 """Event contracts. Importing this package registers every event type."""
 
-from . import jobs  # noqa: F401  (registers the job events)
+from . import jobs, leads  # noqa: F401  (registering the event types)
 from .envelope import (
     EVENT_PREFIX,
     CloudEvent,

@@ -1,0 +1,113 @@
+"""Chat transcripts, channels and lead state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..events.leads import LeadSummaryData
+from ..models import utcnow
+
+THREAD_ID = r"^[A-Za-z0-9_-]{4,128}$"
+TriggerReason = Literal["idle", "pagehide", "chat_closed"]
+SkipReason = Literal["already_sent", "missing_contact", "not_ready", "not_idle", "empty_thread"]
+
+
+class AttachmentRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^att_[A-Za-z0-9_-]{16,64}$", description="From POST /v1/attachments.")
+    name: str | None = Field(None, max_length=200)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    text: str = Field("", max_length=8_000)
+    time: datetime | None = None
+    attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
+
+
+class Transcript(BaseModel):
+    thread_id: str
+    messages: list[ChatMessage]
+
+    def customer_messages(self) -> list[ChatMessage]:
+        return [m for m in self.messages if m.role == "user"]
+
+    def is_empty(self) -> bool:
+        return not any(m.text.strip() or m.attachments for m in self.customer_messages())
+
+    def last_activity(self) -> datetime | None:
+        times = [m.time for m in self.messages if m.time is not None]
+        return max(times) if times else None
+
+    def attachment_ids(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for m in self.customer_messages():
+            for a in m.attachments:
+                seen.setdefault(a.id, None)
+        return list(seen)
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def as_text(self) -> str:
+        lines = []
+        for m in self.messages:
+            who = "Customer" if m.role == "user" else "Assistant"
+            when = f" [{m.time.isoformat()}]" if m.time else ""
+            lines.append(f"{who}{when}: {m.text.strip()}")
+            lines += [f"  Attachment: {a.name or a.id}" for a in m.attachments]
+        return "\n".join(lines)
+
+
+class ChatChannel(BaseModel):
+    """A website chat of a tenant: where its leads go and where transcripts come from."""
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    tenant_id: str
+    business_name: str = Field(min_length=1, max_length=200)
+    owner_email: str = Field(max_length=254)
+    transcript_source: Literal["request", "chatkit"] = "request"
+    instructions: str = Field(
+        "", max_length=4000, description="What this business needs before a hand-off is ready."
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class LeadSummary(LeadSummaryData):
+    """The summary model's structured answer (the event payload model, validated as output)."""
+
+
+LeadStatus = Literal["pending", "sending", "sent", "error"]
+
+
+class LeadState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    thread_key: str
+    tenant_id: str
+    thread_id: str
+    channel: str
+    status: LeadStatus = "pending"
+    last_reason: str | None = None
+    missing: list[str] = Field(default_factory=list)
+    ses_message_id: str | None = None
+    error: str | None = None
+    error_until: int | None = Field(None, description="Epoch seconds: cool-down after a failure.")
+    lease_until: int | None = None
+    lease_owner: str | None = None
+    triggers: int = 0
+    cost_micros: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    ttl: int | None = None

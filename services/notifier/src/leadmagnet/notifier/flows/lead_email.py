@@ -1,0 +1,167 @@
+"""Chat-lead flow, notifier stage: ``lead.ready`` -> send lease -> one SES e-mail -> ``lead.sent``.
+
+The send lease (a conditional write on the thread's lead item) makes concurrent and repeated
+triggers send exactly once. A failed send records the error and a cool-down; a later trigger
+may then take the lease again. Attachments are read from our own bucket by id (never fetched
+from URLs), and must belong to the same tenant.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from leadmagnet.common.consumer import FailedMessage, MessageContext, Route, Routes
+from leadmagnet.common.events import CloudEvent, spec_of
+from leadmagnet.common.events.leads import LeadReady, LeadSent
+from leadmagnet.common.ids import stable_id
+from leadmagnet.common.leads.models import LeadSummary, Transcript
+from leadmagnet.common.logging import get_logger, mask_email
+from leadmagnet.common.models import utcnow
+from leadmagnet.common.platform import Platform
+
+from .lead_mime import Attachment, build_lead_email
+
+log = get_logger()
+
+
+async def load_attachments(platform: Platform, tenant_id: str, ids: list[str]) -> list[Attachment]:
+    s3 = platform.aws.s3
+    bucket = platform.resources.bucket("uploads")
+    base = platform.settings.gateway_public_url.rstrip("/")
+    limit = platform.settings.lead_inline_attachment_max_bytes
+    found: list[Attachment] = []
+    for attachment_id in ids:
+        listing = await s3.list_objects_v2(
+            Bucket=bucket, Prefix=f"chatkit-attachments/{attachment_id}.", MaxKeys=1
+        )
+        if not listing.get("Contents"):
+            continue
+        key = listing["Contents"][0]["Key"]
+        head = await s3.head_object(Bucket=bucket, Key=key)
+        if head.get("Metadata", {}).get("tenant-id") != tenant_id:
+            log.warning("lead.foreign_attachment", attachment_id=attachment_id)
+            continue
+        size = int(head["ContentLength"])
+        media = head.get("ContentType", "application/octet-stream")
+        attachment = Attachment(
+            id=attachment_id,
+            name=key.rsplit("/", 1)[-1],
+            content_type=media,
+            size=size,
+            url=f"{base}/v1/attachments/{attachment_id}",
+        )
+        if media.startswith("image/") and size <= limit:
+            try:
+                obj = await s3.get_object(Bucket=bucket, Key=key)
+                async with obj["Body"] as stream:
+                    attachment.data = await stream.read()
+            except ClientError as e:  # a photo we cannot read stays a link
+                log.warning("lead.attachment_unreadable", attachment_id=attachment_id, error=str(e))
+        found.append(attachment)
+    return found
+
+
+async def send_lead(platform: Platform, data: LeadReady) -> None:
+    leads = platform.leads
+    lease = await leads.acquire_lease(data.tenant_id, data.thread_id, data.channel)
+    if not lease.acquired:
+        status = lease.state.status if lease.state else "unknown"
+        reason = {"sent": "already_sent", "error": "cooling_down"}.get(status, "send_in_progress")
+        await leads.note(data.tenant_id, data.thread_id, data.channel, reason)
+        log.info("lead.not_sending", thread_id=data.thread_id, reason=reason)
+        return
+    assert lease.owner is not None
+    channel = await leads.channel(data.channel)
+    if channel is None:
+        await leads.mark_error(data.tenant_id, data.thread_id, lease.owner, "channel deleted")
+        return
+    transcript = Transcript.model_validate(
+        json.loads(await platform.artifacts.read(data.transcript_key))
+    )
+    summary = LeadSummary.model_validate(data.summary.model_dump())
+    base = platform.settings.gateway_public_url.rstrip("/")
+    sms_url = None
+    if summary.phone:
+        greeting = f"Hi {summary.name}" if summary.name else "Hi"
+        thanks = f"{greeting}, thanks for contacting {channel.business_name}!"
+        reply = summary.suggested_reply or thanks
+        token = await leads.create_sms_token(
+            summary.phone, reply, tenant_id=data.tenant_id, thread_id=data.thread_id
+        )
+        sms_url = f"{base}/s/{token}"
+    attachments = await load_attachments(platform, data.tenant_id, transcript.attachment_ids())
+    email = build_lead_email(
+        sender=platform.settings.lead_email_sender,
+        to=channel.owner_email,
+        business=channel.business_name,
+        summary=summary,
+        transcript=transcript,
+        attachments=attachments,
+        sms_url=sms_url,
+        max_bytes=platform.settings.lead_email_max_bytes,
+    )
+    try:
+        resp = await platform.aws.ses.send_raw_email(
+            Source=platform.settings.lead_email_sender,
+            Destinations=[channel.owner_email],
+            RawMessage={"Data": email.raw},
+        )
+    except ClientError as e:
+        code = e.response.get("Error", {}).get("Code", "Error")
+        await leads.mark_error(data.tenant_id, data.thread_id, lease.owner, f"SES {code}")
+        log.warning("lead.send_failed", thread_id=data.thread_id, code=code)
+        return
+    message_id = resp["MessageId"]
+    await leads.mark_sent(data.tenant_id, data.thread_id, lease.owner, message_id)
+    previous = await leads.attribution_of(data.tenant_id, data.thread_id) or {}
+    await leads.put_attribution(
+        data.tenant_id,
+        data.thread_id,
+        {
+            "channel": data.channel,
+            "params": previous.get("params", {}),
+            "ses_message_id": message_id,
+            "sent_at": utcnow().isoformat(),
+            "reason": data.reason,
+        },
+    )
+    await platform.bus.publish(
+        platform.bus.event(
+            LeadSent(
+                tenant_id=data.tenant_id,
+                channel=data.channel,
+                thread_id=data.thread_id,
+                ses_message_id=message_id,
+                inline_images=len(email.inlined),
+                linked_attachments=len(email.linked),
+                sent_at=utcnow(),
+            ),
+            subject=data.thread_id,
+            tenant_id=data.tenant_id,
+            event_id=stable_id("evt", data.tenant_id, data.thread_id, "lead.sent"),
+        )
+    )
+    log.info(
+        "lead.sent",
+        thread_id=data.thread_id,
+        to=mask_email(channel.owner_email),
+        bytes=len(email.raw),
+        inline=len(email.inlined),
+    )
+
+
+def routes(platform: Platform) -> Routes:
+    async def on_lead_ready(ctx: MessageContext, event: CloudEvent[Any]) -> None:
+        await send_lead(platform, event.data)
+
+    async def on_failure(failed: FailedMessage) -> None:
+        if failed.event is not None:
+            data: LeadReady = failed.event.data
+            await platform.leads.note(
+                data.tenant_id, data.thread_id, data.channel, f"error: {failed.error.code}"
+            )
+
+    return {spec_of(LeadReady).type: Route(on_lead_ready, on_failure)}
