@@ -49,7 +49,7 @@ def test_largest_inline_photos_become_links_to_fit_the_ses_limit() -> None:
     assert html.count("cid:") == 3
     smaller = build(photos, max_bytes=5_000_000)
     assert len(smaller.raw) <= 5_000_000
-    assert smaller.linked == ["att_1", "att_4", "att_3"]
+    assert smaller.linked == ["att_1", "att_4"]  # largest first, until it fits
 
 
 def test_everything_inline_when_it_fits_and_html_is_escaped() -> None:
