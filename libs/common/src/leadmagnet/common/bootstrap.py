@@ -151,6 +151,10 @@ async def _ensure_bucket(aws: AwsClients, name: str, versioning: bool, rules: li
             "RestrictPublicBuckets": True,
         },
     )
+    await aws.s3.put_bucket_ownership_controls(
+        Bucket=name,
+        OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+    )
     await aws.s3.put_bucket_encryption(
         Bucket=name,
         ServerSideEncryptionConfiguration={
@@ -178,6 +182,15 @@ async def _ensure_bucket(aws: AwsClients, name: str, versioning: bool, rules: li
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
         }
     )
+    if versioning:  # same rule as deploy/terraform/modules/bucket
+        lifecycle.append(
+            {
+                "ID": "expire-noncurrent-versions",
+                "Filter": {"Prefix": ""},
+                "Status": "Enabled",
+                "NoncurrentVersionExpiration": {"NoncurrentDays": 90},
+            }
+        )
     await aws.s3.put_bucket_lifecycle_configuration(
         Bucket=name, LifecycleConfiguration={"Rules": lifecycle}
     )

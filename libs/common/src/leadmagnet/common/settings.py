@@ -80,6 +80,9 @@ class Settings(BaseSettings):
         10_000_000, ge=100_000, description="SES v1 limit, counted after base64 encoding."
     )
     lead_email_sender: str = "leads@leadmagnet.local"
+    ses_configuration_set: str | None = Field(
+        None, description="SES configuration set (Terraform's, requires TLS); none locally."
+    )
     lead_dedupe_ttl_days: int = Field(30, ge=1)
     lead_attribution_ttl_days: int = Field(180, ge=1)
     sms_link_token_ttl_days: int = Field(7, ge=1)

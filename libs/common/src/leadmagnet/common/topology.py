@@ -11,7 +11,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .logging import get_logger
 
@@ -81,6 +81,18 @@ class Bucket(_Strict):
     lifecycle: list[LifecycleRule] = Field(default_factory=list)
 
 
+class ServiceAccess(_Strict):
+    """What one service may touch: Terraform turns this into its least-privilege task role."""
+
+    description: str = ""
+    command: list[str]
+    port: int | None = None
+    tables: list[str]
+    buckets: dict[str, Literal["read", "read_write"]]
+    publishes: list[str]
+    sends_email: bool = False
+
+
 class Topology(_Strict):
     version: int
     naming: str = ""
@@ -88,6 +100,26 @@ class Topology(_Strict):
     queues: dict[str, Queue]
     tables: dict[str, Table]
     buckets: dict[str, Bucket]
+    services: dict[str, ServiceAccess]
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> Topology:
+        for name, svc in self.services.items():
+            for kind, names, known in (
+                ("table", svc.tables, self.tables),
+                ("bucket", list(svc.buckets), self.buckets),
+                ("topic", svc.publishes, self.topics),
+            ):
+                missing = sorted(set(names) - set(known))
+                if missing:
+                    raise ValueError(f"service {name!r} names unknown {kind}(s): {missing}")
+        for qname, q in self.queues.items():
+            if q.consumer not in self.services:
+                raise ValueError(f"queue {qname!r} is consumed by unknown service {q.consumer!r}")
+            for sub in q.subscriptions:
+                if sub.topic not in self.topics:
+                    raise ValueError(f"queue {qname!r} subscribes to unknown topic {sub.topic!r}")
+        return self
 
     def queue_for(self, consumer: str) -> tuple[str, Queue]:
         for name, q in self.queues.items():

@@ -104,10 +104,12 @@ async def send_lead(platform: Platform, data: LeadReady) -> None:
         max_bytes=platform.settings.lead_email_max_bytes,
     )
     try:
+        config_set = platform.settings.ses_configuration_set
         resp = await platform.aws.ses.send_raw_email(
             Source=platform.settings.lead_email_sender,
             Destinations=[channel.owner_email],
             RawMessage={"Data": email.raw},
+            **({"ConfigurationSetName": config_set} if config_set else {}),
         )
     except ClientError as e:
         code = e.response.get("Error", {}).get("Code", "Error")

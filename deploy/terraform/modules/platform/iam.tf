@@ -1,0 +1,64 @@
+# Least privilege per service, from the topology's 'services' declaration: its own queue (and
+# DLQ, for poison), the topic it publishes to, the tables (and their indexes) and buckets it uses,
+# and SES only for the notifier. No wildcard actions; no '*' resources on data.
+data "aws_iam_policy_document" "service" {
+  for_each = local.topology.services
+
+  statement {
+    sid = "Tables"
+    actions = [
+      "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem",
+      "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem",
+      "dynamodb:Query", "dynamodb:UpdateItem",
+    ]
+    resources = flatten([for t in each.value.tables : [module.table[t].arn, "${module.table[t].arn}/index/*"]])
+  }
+
+  statement {
+    sid       = "Publish"
+    actions   = ["sns:Publish", "sns:GetTopicAttributes"]
+    resources = [for t in each.value.publishes : module.topic[t].arn]
+  }
+
+  statement {
+    sid       = "ListBuckets"
+    actions   = ["s3:ListBucket"]
+    resources = [for b, _ in each.value.buckets : module.bucket[b].arn]
+  }
+
+  statement {
+    sid       = "ReadObjects"
+    actions   = ["s3:GetObject"]
+    resources = [for b, _ in each.value.buckets : "${module.bucket[b].arn}/*"]
+  }
+
+  dynamic "statement" {
+    for_each = length([for b, mode in each.value.buckets : b if mode == "read_write"]) > 0 ? [1] : []
+    content {
+      sid       = "WriteObjects"
+      actions   = ["s3:PutObject", "s3:DeleteObject"]
+      resources = [for b, mode in each.value.buckets : "${module.bucket[b].arn}/*" if mode == "read_write"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = contains(keys(local.workers), each.key) ? [local.workers[each.key]] : []
+    content {
+      sid = "ConsumeOwnQueue"
+      actions = [
+        "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage",
+      ]
+      resources = [module.queue[statement.value].arn, module.queue[statement.value].dlq_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.value.sends_email ? [1] : []
+    content {
+      sid       = "SendLeadEmail"
+      actions   = ["ses:SendRawEmail"]
+      resources = compact(concat(module.email.identity_arns, [module.email.configuration_set_arn]))
+    }
+  }
+}
