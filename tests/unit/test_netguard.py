@@ -56,3 +56,9 @@ async def test_private_targets_can_be_allowed_for_local_development() -> None:
     assert await resolve_checked("http://127.0.0.1:9/x", allow_private=True) is None
     with pytest.raises(UnsafeTargetError):  # the scheme check still applies
         await resolve_checked("gopher://127.0.0.1/", allow_private=True)
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest", "http://[fd00:ec2::254]/"])
+async def test_metadata_service_is_refused_even_when_private_targets_are_allowed(url: str) -> None:
+    with pytest.raises(UnsafeTargetError, match="metadata"):
+        await resolve_checked(url, allow_private=True)

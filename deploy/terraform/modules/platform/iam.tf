@@ -54,6 +54,15 @@ data "aws_iam_policy_document" "service" {
   }
 
   dynamic "statement" {
+    for_each = each.value.reads_secrets ? [1] : []
+    content {
+      sid       = "ReadCallSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = ["arn:aws:secretsmanager:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:secret:${var.resource_prefix}/*"]
+    }
+  }
+
+  dynamic "statement" {
     for_each = each.value.sends_email ? [1] : []
     content {
       sid       = "SendLeadEmail"

@@ -131,6 +131,31 @@ class Submission(Model):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class OutboundCall(Model):
+    """A call made when a job reaches its approval gate (validation, deployment, notification)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    url: str = Field(max_length=2000)
+    method: Literal["POST", "PUT"] = "POST"
+    critical: bool = Field(True, description="A failing critical call fails the job.")
+    secret_id: str | None = Field(
+        None,
+        max_length=512,
+        description="Secrets Manager name of a bearer token for the call, under"
+        " '<RESOURCE_PREFIX>/' (the only secrets the renderer may read).",
+    )
+
+
+class CallbackGate(Model):
+    """Wait for an external system (seed 004's task token) before delivery."""
+
+    external_id_field: str = Field(
+        pattern=FIELD_NAME, description="Submission field holding the external id (e.g. a story)."
+    )
+    timeout_seconds: int = Field(72 * 3600, ge=5, le=30 * 24 * 3600)
+    calls: list[OutboundCall] = Field(default_factory=list, max_length=5)
+
+
 class Workflow(Model):
     workflow_id: str
     tenant_id: str
@@ -149,6 +174,7 @@ class Workflow(Model):
         None, description="whsec_...; never returned after creation."
     )
     options: dict[str, Any] = Field(default_factory=dict)
+    await_callback: CallbackGate | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

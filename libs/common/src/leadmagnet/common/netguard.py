@@ -10,6 +10,7 @@ answer cannot change between check and use. Redirects are never followed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from typing import Any
@@ -69,6 +70,10 @@ async def resolve_checked(url: str, *, allow_private: bool) -> str | None:
     """
     _, host, port = check_url_syntax(url)
     if allow_private:
+        # Local development may call loopback/private hosts, never the cloud metadata service.
+        with contextlib.suppress(ValueError):
+            if ipaddress.ip_address(host) in METADATA_ADDRESSES:
+                raise UnsafeTargetError(f"refusing to call {host}: a cloud metadata address")
         return None
     try:
         literal = ipaddress.ip_address(host)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .aws import AwsClients
 from .bus import EventBus
+from .callbacks import CallbackTokenStore, SecretCache
 from .idempotency import IdempotencyStore
 from .leads.store import LeadStore
 from .leads.transcripts import ChatKitTranscripts
@@ -54,6 +55,8 @@ class Platform:
             sms_tokens=r.table("sms_tokens"),
             channels=r.table("chat_channels"),
         )
+        self.callbacks = CallbackTokenStore(aws, r.table("callback_tokens"))
+        self.secrets = SecretCache(aws)
         self._providers: Providers | None = None
         self._http: SafeHttp | None = None
         self._chatkit: ChatKitTranscripts | None = None

@@ -91,6 +91,9 @@ class ServiceAccess(_Strict):
     buckets: dict[str, Literal["read", "read_write"]]
     publishes: list[str]
     sends_email: bool = False
+    reads_secrets: bool = Field(
+        False, description="Secrets Manager secrets under '<resource_prefix>/' (gate call tokens)."
+    )
 
 
 class Topology(_Strict):

@@ -167,6 +167,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def parse_json(request: Request, limit: int) -> Any:
     ctype = request.headers.get("content-type", "")
     raw = await read_body(request, limit)
+    request.state.raw_body = raw  # signature checks need the exact bytes
     if "json" not in ctype.split(";")[0]:
         raise HTTPError(
             415, "unsupported_media_type", "send the body as JSON (content-type: application/json)"

@@ -7,7 +7,17 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from leadmagnet.common.models import DocumentVersion, Form, FormField, Job, JobEvent, Workflow
+from leadmagnet.common.jobfiles import file_keys
+from leadmagnet.common.models import (
+    CallbackGate,
+    DocumentVersion,
+    Form,
+    FormField,
+    Job,
+    JobEvent,
+    JobStatus,
+    Workflow,
+)
 from leadmagnet.common.money import micros_to_usd
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers.base import Usage
@@ -64,6 +74,10 @@ class JobView(BaseModel):
     artifacts: list[ArtifactView]
     cost: CostView
     timeline: list[TimelineEntry]
+    files: dict[str, str] = Field(
+        default_factory=dict,
+        description="Finished jobs: URLs of result.json / error.json and execution.log.",
+    )
     status_url: str
     data: dict[str, Any] = Field(default_factory=dict, description="Kind-specific results.")
 
@@ -115,13 +129,16 @@ class WorkflowView(BaseModel):
     template_version: int | None
     webhook_url: str | None
     options: dict[str, Any]
+    await_callback: CallbackGate | None = None
     created_at: datetime
     updated_at: datetime
 
 
 class WorkflowCreated(WorkflowView):
     webhook_secret: str | None = Field(
-        None, description="Signing secret for webhooks (Standard Webhooks). Shown only once."
+        None,
+        description="Signing secret for webhooks and signed callbacks (Standard Webhooks)."
+        " Shown only once.",
     )
 
 
@@ -193,7 +210,9 @@ def _timeline(events: list[JobEvent]) -> list[TimelineEntry]:
 
 
 async def job_view(platform: Platform, job: Job) -> JobView:
-    artifacts = await platform.artifacts.list_for_job(job.job_id)
+    # Nothing is delivered while an approval gate is closed: no output or artifact links yet.
+    gated = job.status is JobStatus.AWAITING_CALLBACK
+    artifacts = [] if gated else await platform.artifacts.list_for_job(job.job_id)
     artifact_views = [
         ArtifactView(
             artifact_id=a.artifact_id,
@@ -216,8 +235,11 @@ async def job_view(platform: Platform, job: Job) -> JobView:
         failed_at=job.failed_at,
         error_code=job.error_code,
         error_message=job.error_message,
-        output_url=await platform.artifacts.url(job.output_key) if job.output_key else None,
+        output_url=(
+            await platform.artifacts.url(job.output_key) if job.output_key and not gated else None
+        ),
         artifacts=artifact_views,
+        files={name: await platform.artifacts.url(key) for name, key in file_keys(job).items()},
         cost=CostView(
             total_usd=micros_to_usd(job.cost_micros),
             total_micros=job.cost_micros,

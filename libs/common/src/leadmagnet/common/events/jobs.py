@@ -90,3 +90,20 @@ class JobFailed(EventData):
     error_code: str
     error_message: str
     failed_at: datetime
+
+
+@event_type(
+    "callback.deadline",
+    version=1,
+    public=False,
+    description=(
+        "Re-check of an approval gate's deadline, sent straight to the renderer queue with an SQS"
+        " delay (≤ 15 min per hop, chained until the deadline)."
+    ),
+    producers=("renderer",),
+)
+class CallbackDeadline(EventData):
+    job_id: str
+    tenant_id: str
+    external_id: str
+    deadline: datetime

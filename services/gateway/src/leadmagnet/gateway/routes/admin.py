@@ -12,7 +12,7 @@ from pydantic import Field
 
 from leadmagnet.common.errors import LeadmagnetError, PermanentError
 from leadmagnet.common.ids import random_id
-from leadmagnet.common.models import FIELD_NAME, Form, FormField, Workflow, utcnow
+from leadmagnet.common.models import FIELD_NAME, CallbackGate, Form, FormField, Workflow, utcnow
 from leadmagnet.common.netguard import resolve_checked
 from leadmagnet.common.rendering import check_template
 from leadmagnet.common.webhooks import new_secret
@@ -64,6 +64,9 @@ class WorkflowCreate(Strict):
     template_version: int | None = Field(None, ge=1)
     webhook_url: str | None = Field(None, max_length=2000)
     options: dict[str, Any] = Field(default_factory=dict)
+    await_callback: CallbackGate | None = Field(
+        None, description="Approval gate before delivery: wait for POST /v1/callbacks."
+    )
 
 
 class WorkflowUpdate(Strict):
@@ -110,6 +113,20 @@ async def _check_webhook(ctx: ApiContext, url: str | None) -> None:
             e.message,
             [ErrorDetail(loc="body.webhook_url", message=e.message)],
         ) from None
+
+
+async def _check_gate(ctx: ApiContext, gate: CallbackGate | None) -> None:
+    """Outbound calls obey the same SSRF rules as webhooks."""
+    for i, call in enumerate(gate.calls if gate else []):
+        try:
+            await resolve_checked(
+                call.url, allow_private=ctx.platform.settings.allow_private_targets
+            )
+        except LeadmagnetError as e:
+            loc = f"body.await_callback.calls[{i}].url"
+            raise HTTPError(
+                422, "invalid_call_url", e.message, [ErrorDetail(loc=loc, message=e.message)]
+            ) from None
 
 
 async def _check_template_ref(
@@ -253,11 +270,13 @@ async def publish_template(ctx: ApiContext) -> TemplateView:
 async def create_workflow(ctx: ApiContext) -> WorkflowCreated:
     body: WorkflowCreate = ctx.body
     await _check_webhook(ctx, body.webhook_url)
+    await _check_gate(ctx, body.await_callback)
     await _check_template_ref(ctx, body.template_id, body.template_version)
     wf = Workflow(
         workflow_id=random_id("wf", 12),
         tenant_id=ctx.require_tenant(),
-        webhook_secret=new_secret() if body.webhook_url else None,
+        # The secret signs outgoing webhooks and verifies signed callbacks.
+        webhook_secret=new_secret() if body.webhook_url or body.await_callback else None,
         **body.model_dump(),
     )
     await ctx.platform.workflows.put(wf)

@@ -11,6 +11,7 @@ from leadmagnet.common.consumer import FailedMessage, MessageContext, Route, Rou
 from leadmagnet.common.errors import ConflictError, TransientError
 from leadmagnet.common.events import CloudEvent, spec_of
 from leadmagnet.common.events.jobs import JobCompleted, JobFailed
+from leadmagnet.common.jobfiles import write_job_files
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Workflow
 from leadmagnet.common.platform import Platform
@@ -88,6 +89,9 @@ async def deliver(
 def routes(platform: Platform) -> Routes:
     async def on_job_finished(ctx: MessageContext, event: CloudEvent[Any]) -> None:
         data = event.data
+        job = await platform.jobs.get(data.job_id)
+        if job is not None and job.tenant_id == data.tenant_id and job.status.terminal:
+            await write_job_files(platform, job)
         if not data.workflow_id:
             return
         workflow = await platform.workflows.get(data.tenant_id, data.workflow_id)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from leadmagnet.common.callbacks import arm_gate, check_deadline, open_gate
 from leadmagnet.common.consumer import MessageContext, Route, Routes
 from leadmagnet.common.errors import NotFoundError, PermanentError
 from leadmagnet.common.events import CloudEvent, spec_of
-from leadmagnet.common.events.jobs import ReportGenerated
+from leadmagnet.common.events.jobs import CallbackDeadline, ReportGenerated
 from leadmagnet.common.jobflow import complete_job, job_failure_hook, publish_completed
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobStatus, utcnow
@@ -78,6 +79,17 @@ def routes(platform: Platform) -> Routes:
         result, _ = await platform.idempotency.run_once(
             f"{STAGE}#{job.job_id}", ctx, lambda: render_job(platform, job, data)
         )
+        workflow = await platform.workflows.get(job.tenant_id, data.workflow_id)
+        if workflow is not None and workflow.await_callback is not None:
+            fields = await platform.submissions.fields(job.submission_id)
+            gate = workflow.await_callback
+            token = await open_gate(
+                platform, job, gate, fields, step="delivery", output_key=result["output_key"]
+            )
+            await platform.idempotency.run_once(
+                f"gate#{job.job_id}", ctx, lambda: arm_gate(platform, job, token, gate.calls)
+            )
+            return
         await complete_job(
             platform,
             job.job_id,
@@ -85,5 +97,11 @@ def routes(platform: Platform) -> Routes:
             data={"template_version": result["template_version"]},
         )
 
+    async def on_callback_deadline(ctx: MessageContext, event: CloudEvent[Any]) -> None:
+        await check_deadline(platform, event.data)
+
     hook = job_failure_hook(platform, STAGE)
-    return {spec_of(ReportGenerated).type: Route(on_report_generated, hook)}
+    return {
+        spec_of(ReportGenerated).type: Route(on_report_generated, hook),
+        spec_of(CallbackDeadline).type: Route(on_callback_deadline, hook),
+    }

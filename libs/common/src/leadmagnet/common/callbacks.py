@@ -1,0 +1,317 @@
+"""Approval gates (seed 004's task tokens, as data): a job waits for an external callback.
+
+When a job reaches its workflow's gate the renderer stores a single-use token keyed by the
+external id, moves the job to ``awaiting_callback`` and makes the gate's outbound calls in
+parallel. ``POST /v1/callbacks`` takes the token with a conditional delete, so of two racing
+callbacks exactly one resumes the job. The deadline is enforced by a chain of delayed SQS
+messages (``callback.deadline``, at most 15 minutes per hop) to the renderer queue: no polling,
+no scheduler, safe with any number of replicas (the conditional delete decides).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .aws import AwsClients
+from .dynamo import DynamoTable, is_conditional_failure
+from .errors import ConflictError, PermanentError
+from .events import message_attributes
+from .events.jobs import CallbackDeadline
+from .ids import stable_id
+from .logging import get_logger
+from .models import CallbackGate, Job, JobStatus, OutboundCall, utcnow
+
+log = get_logger()
+
+MAX_SQS_DELAY_SECONDS = 900
+TOKEN_TTL_GRACE = timedelta(days=7)  # TTL deletes leftovers well after the deadline
+
+
+@dataclass(frozen=True)
+class CallbackToken:
+    external_id: str
+    token: str
+    job_id: str
+    tenant_id: str
+    workflow_id: str
+    step: str
+    deadline: datetime
+
+    def item(self) -> dict[str, Any]:
+        return {
+            "external_id": self.external_id,
+            "token": self.token,
+            "job_id": self.job_id,
+            "tenant_id": self.tenant_id,
+            "workflow_id": self.workflow_id,
+            "step": self.step,
+            "deadline": self.deadline.isoformat(),
+            "ttl": int((self.deadline + TOKEN_TTL_GRACE).timestamp()),
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> CallbackToken:
+        return cls(
+            external_id=item["external_id"],
+            token=item["token"],
+            job_id=item["job_id"],
+            tenant_id=item["tenant_id"],
+            workflow_id=item["workflow_id"],
+            step=item["step"],
+            deadline=datetime.fromisoformat(item["deadline"]),
+        )
+
+
+class CallbackTokenStore:
+    def __init__(self, aws: AwsClients, table: str) -> None:
+        self.table = DynamoTable(aws, table)
+
+    async def open(self, token: CallbackToken) -> CallbackToken:
+        """Store the token; a redelivery for the same job gets the stored one back."""
+        try:
+            await self.table.put(
+                token.item(), ConditionExpression="attribute_not_exists(external_id)"
+            )
+            return token
+        except ClientError as e:
+            if not is_conditional_failure(e):
+                raise
+        existing = await self.get(token.external_id)
+        if existing is not None and existing.job_id == token.job_id:
+            return existing
+        raise PermanentError(
+            f"external id {token.external_id!r} is already awaited by another job",
+            code="external_id_in_use",
+        )
+
+    async def get(self, external_id: str) -> CallbackToken | None:
+        item = await self.table.get({"external_id": external_id})
+        return CallbackToken.from_item(item) if item else None
+
+    async def take(self, token: CallbackToken) -> bool:
+        """Delete the token if it is still this one: True for exactly one caller."""
+        try:
+            await self.table.delete(
+                {"external_id": token.external_id},
+                ConditionExpression="#t = :t",
+                ExpressionAttributeNames={"#t": "token"},
+                ExpressionAttributeValues={":t": {"S": token.token}},
+            )
+            return True
+        except ClientError as e:
+            if is_conditional_failure(e):
+                return False
+            raise
+
+
+class SecretCache:
+    """Secrets Manager values, cached per process for a few minutes; never logged."""
+
+    def __init__(self, aws: AwsClients, ttl_seconds: float = 300) -> None:
+        self.aws = aws
+        self.ttl = ttl_seconds
+        self._values: dict[str, tuple[float, str]] = {}
+
+    async def get(self, secret_id: str) -> str:
+        cached = self._values.get(secret_id)
+        if cached and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        try:
+            resp = await self.aws.secretsmanager.get_secret_value(SecretId=secret_id)
+        except ClientError as e:
+            code = e.response["Error"]["Code"]
+            raise PermanentError(f"secret {secret_id!r} is unavailable ({code})") from None
+        value = str(resp["SecretString"])
+        self._values[secret_id] = (time.monotonic(), value)
+        return value
+
+
+@dataclass(frozen=True)
+class CallResult:
+    name: str
+    critical: bool
+    ok: bool
+    detail: str
+
+
+async def _call(platform: Any, job: Job, external_id: str, call: OutboundCall) -> CallResult:
+    headers = {"content-type": "application/json"}
+    try:
+        if call.secret_id:
+            scope = f"{platform.settings.resource_prefix}/"
+            if not call.secret_id.startswith(scope):
+                # The task role may read only these (deploy/terraform: ReadCallSecrets).
+                raise PermanentError(f"secret_id must start with '{scope}'")
+            headers["authorization"] = f"Bearer {await platform.secrets.get(call.secret_id)}"
+        body = json.dumps(
+            {"job_id": job.job_id, "external_id": external_id, "call": call.name}
+        ).encode()
+        resp, _ = await platform.http.request(
+            call.method, call.url, content=body, headers=headers, max_bytes=64 * 1024
+        )
+    except Exception as e:  # every failure becomes this call's recorded outcome
+        message = getattr(e, "message", None) or type(e).__name__
+        return CallResult(call.name, call.critical, False, str(message))
+    ok = 200 <= resp.status_code < 300
+    return CallResult(call.name, call.critical, ok, f"HTTP {resp.status_code}")
+
+
+async def run_calls(
+    platform: Any, job: Job, external_id: str, calls: list[OutboundCall]
+) -> list[CallResult]:
+    """All calls at once; results in declaration order."""
+    return list(await asyncio.gather(*(_call(platform, job, external_id, c) for c in calls)))
+
+
+async def schedule_deadline_check(platform: Any, data: CallbackDeadline) -> None:
+    remaining = (data.deadline - utcnow()).total_seconds()
+    delay = int(min(MAX_SQS_DELAY_SECONDS, max(0, remaining) + 1))
+    event = platform.bus.event(
+        data,
+        subject=data.job_id,
+        tenant_id=data.tenant_id,
+        event_id=stable_id("evt", data.job_id, "deadline", str(int(time.time()))),
+    )
+    await platform.aws.sqs.send_message(
+        QueueUrl=await platform.resources.queue_url("renderer"),
+        MessageBody=event.model_dump_json(),
+        MessageAttributes=message_attributes(event),
+        DelaySeconds=delay,
+    )
+
+
+async def open_gate(
+    platform: Any,
+    job: Job,
+    gate: CallbackGate,
+    fields: dict[str, Any],
+    *,
+    step: str,
+    output_key: str | None,
+) -> CallbackToken:
+    """Store the token and move the job to ``awaiting_callback`` (both idempotent)."""
+    external_id = str(fields.get(gate.external_id_field) or "").strip()
+    if not external_id or len(external_id) > 200:
+        raise PermanentError(
+            f"the submission has no usable '{gate.external_id_field}' for the approval gate",
+            code="missing_external_id",
+        )
+    token: CallbackToken = await platform.callbacks.open(
+        CallbackToken(
+            external_id=external_id,
+            token=secrets.token_urlsafe(24),
+            job_id=job.job_id,
+            tenant_id=job.tenant_id,
+            workflow_id=job.workflow_id or "",
+            step=step,
+            deadline=utcnow() + timedelta(seconds=gate.timeout_seconds),
+        )
+    )
+    until = f"{token.deadline:%Y-%m-%d %H:%M} UTC"
+    with contextlib.suppress(ConflictError):  # a redelivery after the gate opened
+        await platform.jobs.record(
+            job.job_id,
+            "callback.awaiting",
+            f"waiting for the callback for {external_id} until {until}",
+            status=JobStatus.AWAITING_CALLBACK,
+            stage="awaiting_callback",
+            data={"external_id": external_id, "deadline": token.deadline.isoformat()},
+            set_fields={"output_key": output_key} if output_key else None,
+            expected_status={JobStatus.PENDING, JobStatus.PROCESSING},
+        )
+    return token
+
+
+async def arm_gate(
+    platform: Any, job: Job, token: CallbackToken, calls: list[OutboundCall]
+) -> dict[str, Any]:
+    """The side calls (in parallel) and the first deadline check; run once per job."""
+    from .jobflow import fail_job  # jobflow imports the platform; avoid the cycle at import
+
+    results = await run_calls(platform, job, token.external_id, calls)
+    for r in results:
+        level = "" if r.ok or r.critical else "warning: "
+        await platform.jobs.record(
+            job.job_id,
+            "callback.call_ok" if r.ok else "callback.call_failed",
+            f"{level}{r.name}: {r.detail}",
+            allow_terminal=True,
+            data={"call": r.name, "critical": r.critical, "ok": r.ok},
+        )
+    critical = [r for r in results if r.critical and not r.ok]
+    if critical:
+        if await platform.callbacks.take(token):
+            details = "; ".join(f"{r.name}: {r.detail}" for r in critical)
+            await fail_job(
+                platform,
+                job.job_id,
+                code="callback_call_failed",
+                message=f"critical call failed ({details})",
+                stage="awaiting_callback",
+            )
+        return {"outcome": "failed"}
+    await schedule_deadline_check(
+        platform,
+        CallbackDeadline(
+            job_id=job.job_id,
+            tenant_id=job.tenant_id,
+            external_id=token.external_id,
+            deadline=token.deadline,
+        ),
+    )
+    return {"outcome": "awaiting", "warnings": [r.name for r in results if not r.ok]}
+
+
+async def check_deadline(platform: Any, data: CallbackDeadline) -> None:
+    """Fail the job if its gate is still open at the deadline; else re-arm (or nothing)."""
+    from .jobflow import fail_job
+
+    token = await platform.callbacks.get(data.external_id)
+    if token is None or token.job_id != data.job_id:
+        return  # resumed already
+    if utcnow() < token.deadline:
+        await schedule_deadline_check(platform, data)
+        return
+    if await platform.callbacks.take(token):
+        await fail_job(
+            platform,
+            data.job_id,
+            code="callback_timeout",
+            message=f"callback timed out: no answer for {data.external_id} by "
+            f"{token.deadline.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
+            stage="awaiting_callback",
+        )
+
+
+async def resume(platform: Any, token: CallbackToken, *, success: bool, message: str) -> Job:
+    """Resume a job whose token this caller has taken."""
+    from .jobflow import complete_job, fail_job
+
+    job = await platform.jobs.require(token.job_id)
+    await platform.jobs.record(
+        job.job_id,
+        "callback.received",
+        f"callback for {token.external_id}: {'success' if success else 'failure'}",
+        data={"external_id": token.external_id, "message": message[:500]},
+    )
+    if success:
+        return await complete_job(
+            platform, job.job_id, output_key=job.output_key, message="approved by callback"
+        )
+    failed = await fail_job(
+        platform,
+        job.job_id,
+        code="callback_failure",
+        message=message or "the external system reported a failure",
+        stage="awaiting_callback",
+    )
+    return failed or await platform.jobs.require(job.job_id)

@@ -1,0 +1,87 @@
+"""Result and log files for every finished job (seed 004), in the artifacts bucket:
+
+- ``outputs/{job_id}/result.json``  on success: status, output, artifacts, cost;
+- ``logs/{job_id}/execution.log``   always: the job's timeline, one human-readable line per event;
+- ``logs/{job_id}/error.json``      on failure: code, message, stage.
+
+Written by the notifier when ``job.completed`` / ``job.failed`` arrives; rewriting them on a
+redelivery produces the same content, so the step is naturally idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .models import Job, JobEvent, JobStatus
+
+
+def result_key(job_id: str) -> str:
+    return f"outputs/{job_id}/result.json"
+
+
+def log_key(job_id: str) -> str:
+    return f"logs/{job_id}/execution.log"
+
+
+def error_key(job_id: str) -> str:
+    return f"logs/{job_id}/error.json"
+
+
+def file_keys(job: Job) -> dict[str, str]:
+    """The files a finished job has (none while it runs)."""
+    if job.status is JobStatus.COMPLETED:
+        return {"result": result_key(job.job_id), "log": log_key(job.job_id)}
+    if job.status is JobStatus.FAILED:
+        return {"error": error_key(job.job_id), "log": log_key(job.job_id)}
+    return {}
+
+
+def execution_log(job: Job, events: list[JobEvent]) -> str:
+    lines = [f"job {job.job_id} ({job.kind}) tenant {job.tenant_id}: {job.status.value}"]
+    for e in events:
+        status = f" [{e.status.value}]" if e.status else ""
+        stage = f" {e.stage}" if e.stage else ""
+        lines.append(f"{e.at.isoformat()} #{e.seq} {e.type}{stage}{status} {e.message}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def _dumps(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, indent=2, sort_keys=True, default=str).encode()
+
+
+async def write_job_files(platform: Any, job: Job) -> dict[str, str]:
+    events = await platform.jobs.timeline(job.job_id)
+    await platform.artifacts.put_object(
+        log_key(job.job_id), execution_log(job, events).encode(), "text/plain; charset=utf-8"
+    )
+    if job.status is JobStatus.COMPLETED:
+        artifacts = await platform.artifacts.list_for_job(job.job_id)
+        result = {
+            "job_id": job.job_id,
+            "tenant_id": job.tenant_id,
+            "kind": job.kind,
+            "status": job.status.value,
+            "output_key": job.output_key,
+            "artifacts": [
+                {"artifact_id": a.artifact_id, "kind": a.kind, "s3_key": a.s3_key}
+                for a in sorted(artifacts, key=lambda a: a.kind)
+            ],
+            "cost_micros": job.cost_micros,
+            "completed_at": job.completed_at,
+        }
+        await platform.artifacts.put_object(
+            result_key(job.job_id), _dumps(result), "application/json"
+        )
+    if job.status is JobStatus.FAILED:
+        error = {
+            "job_id": job.job_id,
+            "error_code": job.error_code,
+            "error_message": job.error_message,
+            "stage": job.stage,
+            "failed_at": job.failed_at,
+        }
+        await platform.artifacts.put_object(
+            error_key(job.job_id), _dumps(error), "application/json"
+        )
+    return file_keys(job)
