@@ -170,8 +170,10 @@ def report(r: dict[str, Any], command: str) -> str:
             f"Peak RSS per service (MiB): {rss}.",
             "",
             "Latency is submit → `job.completed` received by an external subscriber: three queue"
-            " hops (reporter, renderer, subscriber) plus DynamoDB/S3 writes. On this 2-core machine"
-            " moto (one Python process serving every AWS call) is the bottleneck, so these figures"
+            " hops (reporter, renderer, subscriber) plus DynamoDB/S3 writes. Submissions arrive"
+            " faster than the stack drains them, so latency is mostly time spent in the backlog."
+            " On this 2-core machine moto (one Python process serving every AWS call) shares the"
+            " CPU with the five services; it is the likely limit (not profiled), so these figures"
             " are a floor for the platform code, not a forecast for AWS.",
             "",
         ]
