@@ -33,6 +33,7 @@ from leadmagnet.common.bootstrap import bootstrap
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.settings import Settings
 from leadmagnet.testing.moto_server import apply_env, aws_env, free_port, moto_server
+from leadmagnet.testing.subscriber import external_subscriber
 
 FIELDS = {"name": "Ada", "email": "ada@example.com", "company": "Acme", "goal": "bench"}
 
@@ -43,25 +44,6 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-async def completions_queue(aws: AwsClients, platform: Platform, tenant_id: str) -> str:
-    url: str = (await aws.sqs.create_queue(QueueName=f"bench-{secrets.token_hex(4)}"))["QueueUrl"]
-    arn = (await aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"]))[
-        "Attributes"
-    ]["QueueArn"]
-    await aws.sns.subscribe(
-        TopicArn=await platform.resources.topic_arn(),
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={
-            "RawMessageDelivery": "true",
-            "FilterPolicy": json.dumps(
-                {"type": ["io.leadmagnet.job.completed"], "tenant_id": [tenant_id]}
-            ),
-        },
-    )
-    return url
 
 
 async def run(jobs: int, concurrency: int) -> dict[str, Any]:
@@ -86,7 +68,13 @@ async def run(jobs: int, concurrency: int) -> dict[str, Any]:
         try:
             async with Platform.open(settings, "bench") as platform, AwsClients(settings) as aws:
                 demo = await seed_demo(platform, slug=f"bench-{secrets.token_hex(3)}")
-                queue = await completions_queue(aws, platform, demo.tenant_id)
+                queue = await external_subscriber(
+                    aws,
+                    platform,
+                    event_type="io.leadmagnet.job.completed",
+                    tenant_id=demo.tenant_id,
+                    name="bench",
+                )
                 submitted: dict[str, float] = {}
                 done: dict[str, float] = {}
                 gate = asyncio.Semaphore(concurrency)

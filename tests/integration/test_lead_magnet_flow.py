@@ -21,6 +21,7 @@ from leadmagnet.common.models import Job
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.webhooks import verify
 from leadmagnet.testing.client import GatewayClient
+from leadmagnet.testing.subscriber import external_subscriber
 from leadmagnet.testing.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.integration
@@ -236,20 +237,8 @@ async def test_poison_message_ends_in_the_dlq_and_fails_the_job(
 async def test_external_subscriber_receives_job_completed(
     api: GatewayClient, demo: Demo, platform: Platform, aws: AwsClients
 ) -> None:
-    queue = (await aws.sqs.create_queue(QueueName=f"ext-{secrets.token_hex(4)}"))["QueueUrl"]
-    arn = (await aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"]))[
-        "Attributes"
-    ]["QueueArn"]
-    await aws.sns.subscribe(
-        TopicArn=await platform.resources.topic_arn(),
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={
-            "RawMessageDelivery": "true",
-            "FilterPolicy": json.dumps(
-                {"type": ["io.leadmagnet.job.completed"], "tenant_id": [demo.tenant_id]}
-            ),
-        },
+    queue = await external_subscriber(
+        aws, platform, event_type="io.leadmagnet.job.completed", tenant_id=demo.tenant_id
     )
     job_id = await submit(api, demo)
     assert (await api.wait_job(job_id))["status"] == "completed"
