@@ -17,7 +17,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -29,6 +29,9 @@ from .events.jobs import CallbackDeadline
 from .ids import stable_id
 from .logging import get_logger
 from .models import CallbackGate, Job, JobStatus, OutboundCall, utcnow
+
+if TYPE_CHECKING:  # platform.py imports this module
+    from .platform import Platform
 
 log = get_logger()
 
@@ -143,7 +146,7 @@ class CallResult:
     detail: str
 
 
-async def _call(platform: Any, job: Job, external_id: str, call: OutboundCall) -> CallResult:
+async def _call(platform: Platform, job: Job, external_id: str, call: OutboundCall) -> CallResult:
     headers = {"content-type": "application/json"}
     try:
         if call.secret_id:
@@ -166,13 +169,13 @@ async def _call(platform: Any, job: Job, external_id: str, call: OutboundCall) -
 
 
 async def run_calls(
-    platform: Any, job: Job, external_id: str, calls: list[OutboundCall]
+    platform: Platform, job: Job, external_id: str, calls: list[OutboundCall]
 ) -> list[CallResult]:
     """All calls at once; results in declaration order."""
     return list(await asyncio.gather(*(_call(platform, job, external_id, c) for c in calls)))
 
 
-async def schedule_deadline_check(platform: Any, data: CallbackDeadline) -> None:
+async def schedule_deadline_check(platform: Platform, data: CallbackDeadline) -> None:
     remaining = (data.deadline - utcnow()).total_seconds()
     delay = int(min(MAX_SQS_DELAY_SECONDS, max(0, remaining) + 1))
     event = platform.bus.event(
@@ -190,7 +193,7 @@ async def schedule_deadline_check(platform: Any, data: CallbackDeadline) -> None
 
 
 async def open_gate(
-    platform: Any,
+    platform: Platform,
     job: Job,
     gate: CallbackGate,
     fields: dict[str, Any],
@@ -232,7 +235,7 @@ async def open_gate(
 
 
 async def arm_gate(
-    platform: Any, job: Job, token: CallbackToken, calls: list[OutboundCall]
+    platform: Platform, job: Job, token: CallbackToken, calls: list[OutboundCall]
 ) -> dict[str, Any]:
     """The side calls (in parallel) and the first deadline check; run once per job."""
     from .jobflow import fail_job  # jobflow imports the platform; avoid the cycle at import
@@ -271,7 +274,7 @@ async def arm_gate(
     return {"outcome": "awaiting", "warnings": [r.name for r in results if not r.ok]}
 
 
-async def check_deadline(platform: Any, data: CallbackDeadline) -> None:
+async def check_deadline(platform: Platform, data: CallbackDeadline) -> None:
     """Fail the job if its gate is still open at the deadline; else re-arm (or nothing)."""
     from .jobflow import fail_job
 
@@ -292,7 +295,7 @@ async def check_deadline(platform: Any, data: CallbackDeadline) -> None:
         )
 
 
-async def resume(platform: Any, token: CallbackToken, *, success: bool, message: str) -> Job:
+async def resume(platform: Platform, token: CallbackToken, *, success: bool, message: str) -> Job:
     """Resume a job whose token this caller has taken."""
     from .jobflow import complete_job, fail_job
 

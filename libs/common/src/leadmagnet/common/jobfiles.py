@@ -11,9 +11,12 @@ redelivery produces the same content, so the step is naturally idempotent.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .models import Job, JobEvent, JobStatus
+
+if TYPE_CHECKING:  # platform.py imports this module
+    from .platform import Platform
 
 
 def result_key(job_id: str) -> str:
@@ -50,7 +53,7 @@ def _dumps(value: dict[str, Any]) -> bytes:
     return json.dumps(value, indent=2, sort_keys=True, default=str).encode()
 
 
-async def write_job_files(platform: Any, job: Job) -> dict[str, str]:
+async def write_job_files(platform: Platform, job: Job) -> dict[str, str]:
     events = await platform.jobs.timeline(job.job_id)
     await platform.artifacts.put_object(
         log_key(job.job_id), execution_log(job, events).encode(), "text/plain; charset=utf-8"

@@ -14,7 +14,7 @@ from leadmagnet.common.events import CloudEvent, spec_of
 from leadmagnet.common.events.jobs import CallbackDeadline, ReportGenerated
 from leadmagnet.common.jobflow import complete_job, job_failure_hook, publish_completed
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import Job, JobStatus, utcnow
+from leadmagnet.common.models import Job, JobStatus, Workflow, utcnow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.rendering import render_document
 
@@ -23,13 +23,19 @@ log = get_logger()
 STAGE = "render"
 
 
-async def render_job(platform: Platform, job: Job, data: ReportGenerated) -> dict[str, Any]:
-    await platform.jobs.record(
-        job.job_id, "render.started", "rendering the lead magnet", stage=STAGE
-    )
+async def load_workflow(platform: Platform, job: Job, data: ReportGenerated) -> Workflow:
     workflow = await platform.workflows.get(job.tenant_id, data.workflow_id)
     if workflow is None:
         raise PermanentError(f"workflow {data.workflow_id} not found", code="unknown_workflow")
+    return workflow
+
+
+async def render_job(
+    platform: Platform, job: Job, workflow: Workflow, data: ReportGenerated
+) -> dict[str, Any]:
+    await platform.jobs.record(
+        job.job_id, "render.started", "rendering the lead magnet", stage=STAGE
+    )
     if not workflow.template_id:
         raise PermanentError(f"workflow {workflow.workflow_id} has no template", code="no_template")
     try:
@@ -76,11 +82,11 @@ def routes(platform: Platform) -> Routes:
             return
         if job.status is JobStatus.FAILED:
             return
+        workflow = await load_workflow(platform, job, data)  # one read serves render and gate
         result, _ = await platform.idempotency.run_once(
-            f"{STAGE}#{job.job_id}", ctx, lambda: render_job(platform, job, data)
+            f"{STAGE}#{job.job_id}", ctx, lambda: render_job(platform, job, workflow, data)
         )
-        workflow = await platform.workflows.get(job.tenant_id, data.workflow_id)
-        if workflow is not None and workflow.await_callback is not None:
+        if workflow.await_callback is not None:
             fields = await platform.submissions.fields(job.submission_id)
             gate = workflow.await_callback
             token = await open_gate(
