@@ -16,6 +16,7 @@ from leadmagnet.common.platform import Platform
 from leadmagnet.common.settings import Settings
 from leadmagnet.testing.client import GatewayClient
 from leadmagnet.testing.moto_server import free_port
+from leadmagnet.testing.stackenv import stack_env
 from leadmagnet.testing.webhook_receiver import WebhookReceiver
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,23 +34,6 @@ def fake_llm() -> Iterator[Any]:
 
     with FakeLLMServer() as server:
         yield server
-
-
-def stack_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {
-        "RESOURCE_PREFIX": settings.resource_prefix,
-        "LEADMAGNET_ENV": "test",
-        "ALLOW_PRIVATE_TARGETS": "true",
-        "SQS_WAIT_TIME_SECONDS": "1",
-        "CONSUMER_BACKOFF_BASE_SECONDS": "0.5",
-        "CONSUMER_BACKOFF_CAP_SECONDS": "2",
-        "CONSUMER_SHUTDOWN_GRACE_SECONDS": "10",
-        "LOG_LEVEL": "INFO",
-        "LEAD_IDLE_DELAY_SECONDS": "3",  # the not-idle recheck happens within the test
-        "LEAD_ERROR_COOLDOWN_SECONDS": "2",
-    }
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope="session")

@@ -85,6 +85,36 @@ def test_dev_command_runs_the_demo_end_to_end(tmp_path: Path) -> None:
         assert "Your growth plan, Ada" in html
         listing = httpx2.get(f"{base}/v1/jobs", headers={"authorization": f"Bearer {key.group(1)}"})
         assert [j["job_id"] for j in listing.json()["jobs"]] == [job["job_id"]]
+
+        # The printed funnel run works offline too: placeholder images and a marked draft.
+        run_curl = re.search(
+            r"curl -X POST (\S+/v1/runs) -H 'Authorization: Bearer (\S+)' "
+            r"-H 'content-type: application/json' -d '(.+)'",
+            output,
+        )
+        assert run_curl, output
+        auth = {"authorization": f"Bearer {run_curl.group(2)}"}
+        started = httpx2.post(
+            run_curl.group(1),
+            content=run_curl.group(3),
+            headers={**auth, "content-type": "application/json"},
+            timeout=10,
+        )
+        assert started.status_code == 202, started.text
+        run = {}
+        for _ in range(300):
+            run = httpx2.get(started.json()["links"]["run"], headers=auth, timeout=10).json()
+            if run["status"] in ("completed", "failed"):
+                break
+            time.sleep(0.2)
+        assert run["status"] == "completed", run
+        assert run["output"]["hero"]["headline"].endswith("[offline draft]")
+        assert run["output"]["hero"]["cta_url"] == "https://example.com/signup"
+        assert [r["status"] for r in run["imageProcessingResults"]] == ["ok"] * 3
+        image = httpx2.get(run["output"]["testimonial"]["avatar_url"], timeout=10)
+        assert image.content.startswith(b"\x89PNG")
+        assert run["cost"]["total"] == 0
+        assert run["cost"]["details"]["images"]["imagesGenerated"] == 3
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)

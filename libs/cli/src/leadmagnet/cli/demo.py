@@ -1,10 +1,12 @@
-"""The demo tenant ``make run`` seeds: a published template, a workflow and the form ``demo``."""
+"""The demo tenant ``make run`` seeds: a published template, a workflow, the form ``demo``, the
+chat channel ``demo-chat`` and the funnel template ``demo-funnel`` for runs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from leadmagnet.common.ids import random_id
+from leadmagnet.common.leads.models import ChatChannel
 from leadmagnet.common.models import Form, FormField, Workflow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.webhooks import new_secret
@@ -58,6 +60,34 @@ DEMO_FIELDS = [
 ]
 
 
+DEMO_FUNNEL_ID = "demo-funnel"
+DEMO_FUNNEL = {
+    "name": "Sleep course opt-in",
+    "description": "Demo funnel for runs (seed 001)",
+    "brandGuideContent": (
+        "Brand: Nightfall. Voice: calm, warm, short sentences, no hype. "
+        "Colours: midnight #1d3557, moon #f1faee, dusk #457b9d. Audience: busy parents."
+    ),
+    "templateFunnelJson": {
+        "opt_logo_url": "https://assets.example.com/funnels/logo.png",
+        "hero": {
+            "headline": "Sleep through the night in 7 days",
+            "subheadline": "A free email course for tired people",
+            "hero_image_url": "https://assets.example.com/funnels/hero.jpg",
+            "cta_text": "Send me day 1",
+            "cta_url": "https://example.com/signup",
+        },
+        "bullets": ["Fall asleep faster", "Wake up less", "Feel rested"],
+        "testimonial": {
+            "quote": "I finally sleep.",
+            "author": "Sam",
+            "avatar_url": "https://assets.example.com/funnels/sam.jpg",
+        },
+    },
+    "metadata": {"onImageFailure": "keep_original"},
+}
+
+
 @dataclass(frozen=True)
 class Demo:
     tenant_id: str
@@ -66,6 +96,7 @@ class Demo:
     workflow_id: str
     slug: str
     webhook_secret: str | None
+    funnel_template_id: str = DEMO_FUNNEL_ID
 
 
 async def seed_demo(
@@ -86,6 +117,18 @@ async def seed_demo(
         template_id,
         {"name": "Growth plan", "description": "Demo lead magnet", "html": template_html},
         publish=publish,
+    )
+    await platform.templates.create_version(
+        tenant.tenant_id, DEMO_FUNNEL_ID, {"kind": "funnel", **DEMO_FUNNEL}, publish=True
+    )
+    await platform.leads.create_channel(
+        ChatChannel(
+            slug=f"{slug}-chat",
+            tenant_id=tenant.tenant_id,
+            business_name=tenant_name,
+            owner_email="owner@example.com",
+            instructions="A phone number or e-mail address and what the customer needs.",
+        )
     )
     secret = new_secret() if webhook_url else None
     workflow = await platform.workflows.put(

@@ -90,6 +90,11 @@ def run_dev(args: argparse.Namespace) -> int:
         services.start_all()
         base = services.gateway_url
         body = '{"name":"Ada","email":"ada@example.com","company":"Acme","goal":"more leads"}'
+        run = (
+            f'{{"templateId":"{demo.funnel_template_id}",'
+            '"input":{"input_as_text":"Rewrite this funnel for a meditation app"}}'
+        )
+        auth = f"-H 'Authorization: Bearer {demo.api_key}'"
         print(
             "\n".join(
                 [
@@ -102,8 +107,14 @@ def run_dev(args: argparse.Namespace) -> int:
                     "Submit the demo form:",
                     f"  curl -X POST {base}/v1/forms/demo/submit "
                     f"-H 'content-type: application/json' -d {shlex.quote(body)}",
-                    "Then open the status_url it returns. List your jobs:",
-                    f"  curl -H 'Authorization: Bearer {demo.api_key}' {base}/v1/jobs",
+                    "Then open the status_url it returns. Or use the pages:",
+                    f"  hosted form {base}/f/demo   chat demo {base}/chat/demo   "
+                    f"admin {base}/admin",
+                    "List your jobs:",
+                    f"  curl {auth} {base}/v1/jobs",
+                    "Rewrite the demo funnel (a run), then GET the links it returns:",
+                    f"  curl -X POST {base}/v1/runs {auth} "
+                    f"-H 'content-type: application/json' -d {shlex.quote(run)}",
                     "",
                     "Ctrl-C stops everything.",
                 ]

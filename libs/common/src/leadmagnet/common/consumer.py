@@ -229,6 +229,7 @@ class ConsumerSettings:
     shutdown_grace_seconds: float
     ack_flush_seconds: float
     health_file: Path | None = None
+    visibility_timeout_seconds: int | None = None  # None: the queue's (topology.json)
 
 
 @dataclass
@@ -276,6 +277,12 @@ class Consumer:
             shutdown_grace_seconds=s.consumer_shutdown_grace_seconds,
             ack_flush_seconds=s.consumer_ack_flush_seconds,
             health_file=s.health_file,
+            visibility_timeout_seconds=s.consumer_visibility_timeout_seconds,
+        )
+        # The message lease: how long a message stays hidden (and a stage's idempotency lease
+        # lasts) before the heartbeat extends it or a crash lets it come back.
+        self.visibility_timeout: int = (
+            self.config.visibility_timeout_seconds or queue.visibility_timeout_seconds
         )
         unknown = set(self.handlers) - queue.event_types
         if unknown:
@@ -380,6 +387,7 @@ class Consumer:
                     QueueUrl=self._queue_url,
                     MaxNumberOfMessages=n,
                     WaitTimeSeconds=self.config.wait_time_seconds,
+                    VisibilityTimeout=self.visibility_timeout,
                     MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
                     MessageAttributeNames=["All"],
                 )
@@ -415,7 +423,7 @@ class Consumer:
     # ---- processing --------------------------------------------------------------------------
 
     async def _process(self, message: dict[str, Any]) -> None:
-        ctx = MessageContext(message, self.queue.visibility_timeout_seconds)
+        ctx = MessageContext(message, self.visibility_timeout)
         heartbeat = asyncio.create_task(self._heartbeat(ctx))
         try:
             with structlog.contextvars.bound_contextvars(
@@ -581,7 +589,7 @@ class Consumer:
         log.warning("message.dead_lettered", reason=failed.error.message, poison=failed.poison)
 
     async def _heartbeat(self, ctx: MessageContext) -> None:
-        visibility = self.queue.visibility_timeout_seconds
+        visibility = self.visibility_timeout
         interval = max(1.0, visibility / 2)
         while True:
             await asyncio.sleep(interval)

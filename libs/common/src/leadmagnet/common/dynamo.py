@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
+from pydantic import AfterValidator
 
 from .aws import AwsClients
 
@@ -15,11 +17,58 @@ _ser = TypeSerializer()
 _de = TypeDeserializer()
 
 
+MAX_NESTING = 32  # DynamoDB's limit for nested maps and lists
+MAX_NUMBER = Decimal("9.9999999999999999999999999999999999999E+125")
+MIN_NUMBER = Decimal("1E-130")
+
+
+def storable_problem(value: Any, path: str = "$", depth: int = 0) -> str | None:
+    """Why a JSON value cannot be stored as a DynamoDB attribute (None if it can): empty or
+    non-string object keys, numbers DynamoDB cannot hold (NaN, infinities, more than 38 digits,
+    out of range), nesting deeper than 32 levels."""
+    if depth > MAX_NESTING:
+        return f"{path}: nested more than {MAX_NESTING} levels deep"
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str) or not k:
+                return f"{path}: object keys must be non-empty strings"
+            problem = storable_problem(v, f"{path}.{k}", depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            problem = storable_problem(v, f"{path}[{i}]", depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{path}: not a finite number"
+        number = Decimal(str(value))
+        if len(number.as_tuple().digits) > 38:
+            return f"{path}: more than 38 significant digits"
+        if number and not (MIN_NUMBER <= abs(number) <= MAX_NUMBER):
+            return f"{path}: outside the storable number range"
+    return None
+
+
+def _check_storable(value: Any) -> Any:
+    problem = storable_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+# A free-form JSON object a request may carry into a stored item (metadata, options...).
+StorableObject = Annotated[dict[str, Any], AfterValidator(_check_storable)]
+
+
 def _to_dynamo(value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(str(value))
     if isinstance(value, Mapping):
-        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+        # Nested None is kept (NULL): a stored JSON document keeps its shape. Only top-level
+        # None means "no attribute" (serialize() below), e.g. for absent index keys.
+        return {k: _to_dynamo(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_to_dynamo(v) for v in value]
     return value
@@ -62,6 +111,8 @@ class DynamoTable:
     async def get(
         self, key: Mapping[str, Any], *, consistent: bool = True
     ) -> dict[str, Any] | None:
+        if any(v == "" for v in key.values()):
+            return None  # no item has an empty key (DynamoDB refuses to even look)
         resp = await self.client.get_item(
             TableName=self.name, Key=serialize(key), ConsistentRead=consistent
         )

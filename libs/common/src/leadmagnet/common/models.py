@@ -56,11 +56,18 @@ class Job(Model):
     cost_calls: list[CallCost] = Field(default_factory=list)
     event_seq: int = 0
     data: dict[str, Any] = Field(default_factory=dict)
+    # '{tenant_id}#{template_id}' for jobs run from a template (funnel runs): the key of the
+    # sparse ``by_template`` index behind a template's run history. Absent otherwise.
+    template_ref: str | None = None
 
     @field_validator("artifact_ids", mode="before")
     @classmethod
     def _sorted_ids(cls, v: Any) -> Any:
         return sorted(v) if isinstance(v, set | frozenset | list) else v
+
+
+LogLevel = Literal["debug", "info", "warn", "error"]
+LogType = Literal["event", "metric", "cost"]
 
 
 class JobEvent(Model):
@@ -74,6 +81,13 @@ class JobEvent(Model):
     stage: str | None = None
     message: str = ""
     data: dict[str, Any] = Field(default_factory=dict)
+    level: LogLevel = "info"
+    log_type: LogType = Field(
+        "event", description="'metric' entries carry data.duration_ms; 'cost' ones a breakdown."
+    )
+    request_id: str | None = Field(
+        None, description="The HTTP request or queue message that wrote the entry."
+    )
 
 
 class Artifact(Model):
@@ -97,6 +111,7 @@ class Tenant(Model):
 
 
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,39}$"
+RESOURCE_ID = r"^[A-Za-z0-9_-]{1,64}$"  # ids in requests: tpl_..., wf_..., run_..., demo-funnel
 
 
 class FormField(Model):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .aws import AwsClients
 from .bus import EventBus
 from .callbacks import CallbackTokenStore, SecretCache
+from .dlq import DeadLetters
 from .idempotency import IdempotencyStore
 from .leads.store import LeadStore
 from .leads.transcripts import ChatKitTranscripts
@@ -57,6 +58,7 @@ class Platform:
         )
         self.callbacks = CallbackTokenStore(aws, r.table("callback_tokens"))
         self.secrets = SecretCache(aws)
+        self.dead_letters = DeadLetters(aws, r)
         self._providers: Providers | None = None
         self._http: SafeHttp | None = None
         self._chatkit: ChatKitTranscripts | None = None

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     # Backoff comes from each queue's topology entry; these override it (tests use small values).
     consumer_backoff_base_seconds: float | None = Field(None, gt=0)
     consumer_backoff_cap_seconds: float | None = Field(None, gt=0, le=43_200)
+    consumer_visibility_timeout_seconds: int | None = Field(
+        None,
+        ge=5,
+        le=43_200,
+        description="Overrides the queue's visibility timeout (= the stage lease): how soon a "
+        "crashed worker's message is retried. Tests use small values.",
+    )
     consumer_shutdown_grace_seconds: float = Field(30.0, gt=0, le=110)
     consumer_ack_flush_seconds: float = Field(0.05, gt=0, le=5)
     health_file: Path | None = Field(
@@ -89,6 +96,17 @@ class Settings(BaseSettings):
     lead_send_lease_seconds: int = Field(120, ge=10)
     lead_error_cooldown_seconds: int = Field(600, ge=0)
     chat_attachment_max_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+
+    # funnel rewrite runs (seed 001)
+    run_image_concurrency: int = Field(
+        3, ge=1, le=3, description="Image elements processed at once per run (seed: max 3)."
+    )
+    run_image_attempts: int = Field(
+        3, ge=1, le=10, description="Deliveries that may retry a transiently failing image."
+    )
+    run_agent_attempts: int = Field(
+        3, ge=1, le=5, description="Agent answers tried before a changed structure fails the run."
+    )
 
     # gateway
     gateway_host: str = "127.0.0.1"

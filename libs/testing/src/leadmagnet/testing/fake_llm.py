@@ -9,7 +9,8 @@ Scripting works over HTTP (service processes and benchmarks use it too):
                                       "usage": {...overrides...}, "delay_seconds": 2}}
   DELETE /_control/rules   drop all rules
   POST   /_control/config  {"delay_seconds": 2}  a default delay for every request
-  GET    /_control/stats   {"total", "current", "max_concurrent", "requests": [...]}
+  GET    /_control/stats   {"total", "current", "max_concurrent", "requests": [...]} (each
+                            request: path, model, body[:4000], at, ended_at)
   POST   /_control/reset   rules, stats and config back to defaults
   PUT    /_control/chatkit/threads/{id}   items served at GET /v1/chatkit/threads/{id}/items
 Run standalone: ``python -m leadmagnet.testing.fake_llm --port 8765``.
@@ -173,9 +174,13 @@ def build_app(state: _State) -> Starlette:
         state.total += 1
         state.current += 1
         state.max_concurrent = max(state.max_concurrent, state.current)
-        state.requests.append(
-            {"path": path, "model": payload.get("model"), "body": raw[:4000], "at": time.time()}
-        )
+        record: dict[str, Any] = {
+            "path": path,
+            "model": payload.get("model"),
+            "body": raw[:4000],
+            "at": time.time(),
+        }
+        state.requests.append(record)
         del state.requests[:-500]
         try:
             reply = state.take_rule(raw) or {}
@@ -211,6 +216,7 @@ def build_app(state: _State) -> Starlette:
             return JSONResponse(body, status, headers)
         finally:
             state.current -= 1
+            record["ended_at"] = time.time()
 
     async def rules(request: Request) -> Response:
         if request.method == "DELETE":

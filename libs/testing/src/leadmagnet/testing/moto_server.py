@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import os
+import re
 import socket
-from collections.abc import Iterator
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qs
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -24,11 +34,95 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([a-z0-9-]+)/aws4_request")
+_BATCH_ENTRY = re.compile(r"^(?:PublishBatchRequestEntries|Entries)\.member\.(\d+)\.Id$")
+_S3_OPS = {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
+
+
+class AwsCallCounter:
+    """Counts the AWS API calls an endpoint serves, by (service, operation), and the entries
+    inside batch calls (what the calls would have been without batching). Thread-safe."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.batched_entries: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.batched_entries.clear()
+
+    def snapshot(self) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
+        with self._lock:
+            return Counter(self.calls), Counter(self.batched_entries)
+
+    def record(self, environ: dict[str, Any], body: bytes) -> None:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        auth = environ.get("HTTP_AUTHORIZATION", "") or environ.get("QUERY_STRING", "")
+        scope = _SCOPE.search(auth.replace("%2F", "/"))
+        service = scope.group(1) if scope else "unknown"
+        if service == "unknown" and "Signature=" in environ.get("QUERY_STRING", ""):
+            service = "s3"  # a presigned GET (the only presigned URLs the platform makes)
+        entries = 0
+        if target:
+            operation = target.split(".", 1)[-1]
+            if operation.endswith("Batch") or operation == "BatchWriteItem":
+                try:
+                    payload = json.loads(body or b"{}")
+                except ValueError:
+                    payload = {}
+                if operation == "BatchWriteItem":
+                    entries = sum(len(v) for v in payload.get("RequestItems", {}).values())
+                else:
+                    entries = len(payload.get("Entries", []))
+        elif service == "s3":
+            operation = _S3_OPS.get(environ.get("REQUEST_METHOD", ""), "Other")
+            if "delete" in environ.get("QUERY_STRING", "") and operation == "Other":
+                operation = "DeleteObjects"
+        else:
+            form = parse_qs(body.decode("utf-8", "replace")) if body else {}
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            operation = (form.get("Action") or query.get("Action") or ["Unknown"])[0]
+            entries = sum(1 for k in form if _BATCH_ENTRY.match(k))
+        with self._lock:
+            self.calls[(service, operation)] += 1
+            if entries:
+                self.batched_entries[(service, operation)] += entries
+
+
+def _counting(app: Callable[..., Iterable[bytes]], counter: AwsCallCounter) -> Any:
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        counter.record(environ, body)
+        return app(environ, start_response)
+
+    return wrapped
+
+
+class _CountingMotoServer(ThreadedMotoServer):
+    def __init__(self, counter: AwsCallCounter, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.counter = counter
+
+    def _server_entry(self) -> None:
+        app = _counting(DomainDispatcherApplication(create_backend_app), self.counter)
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
 @contextmanager
-def moto_server(port: int = 0) -> Iterator[str]:
-    """Start a threaded moto server; yield its endpoint URL."""
+def moto_server(port: int = 0, *, counter: AwsCallCounter | None = None) -> Iterator[str]:
+    """Start a threaded moto server; yield its endpoint URL. With ``counter``, every API call it
+    serves is counted (benchmarks)."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port or free_port(), verbose=False)
+    address = {"ip_address": "127.0.0.1", "port": port or free_port(), "verbose": False}
+    server = _CountingMotoServer(counter, **address) if counter else ThreadedMotoServer(**address)
     server.start()
     host, real_port = server.get_host_and_port()
     try:

@@ -21,6 +21,7 @@ from leadmagnet.common.settings import Settings, get_settings
 
 from .api import ErrorBody, ErrorInfo
 from .openapi import build_openapi
+from .pages import page_routes
 from .routes import api
 
 log = get_logger()
@@ -111,10 +112,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             yield {}
 
     app = Starlette(
-        routes=api.starlette_routes(),
+        routes=[*api.starlette_routes(), *page_routes()],
         lifespan=lifespan,
         exception_handlers={StarletteHTTPException: _http_exception, Exception: _unhandled},
     )
     app.state.openapi = build_openapi(api, server_url=settings.gateway_public_url)
+    app.state.draining = False  # set on SIGTERM: long-lived streams end so shutdown is quick
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from starlette.applications import Starlette
 
 from leadmagnet.common.logging import configure_logging, get_logger
 from leadmagnet.common.settings import get_settings
@@ -20,6 +21,10 @@ from .app import create_app
 
 
 class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self.app = app
+
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
         loop = asyncio.get_running_loop()
@@ -28,6 +33,7 @@ class _Server(uvicorn.Server):
         yield
 
     def _request_exit(self) -> None:
+        self.app.state.draining = True  # SSE streams end at their next poll
         if self.should_exit:  # a second signal: stop waiting for slow connections
             self.force_exit = True
         self.should_exit = True
@@ -37,8 +43,9 @@ def main() -> None:
     settings = get_settings()
     configure_logging("gateway", settings.log_level, settings.log_format)
     get_logger().info("service.starting", environment=settings.environment)
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.gateway_host,
         port=settings.gateway_port,
         log_config=None,
@@ -48,7 +55,7 @@ def main() -> None:
         server_header=False,
         lifespan="on",
     )
-    asyncio.run(_Server(config).serve())
+    asyncio.run(_Server(config, app).serve())
 
 
 if __name__ == "__main__":

@@ -108,9 +108,15 @@ class TemplateView(BaseModel):
     template_id: str
     version: int
     status: str
+    kind: str = Field(description="'html' (lead-magnet page) or 'funnel' (for runs).")
     name: str
     description: str
-    html: str
+    html: str | None = Field(None, description="Kind html: the Jinja2 (sandboxed) page.")
+    brandGuideContent: str | None = Field(None, description="Kind funnel: the brand guide.")
+    templateFunnelJson: dict[str, Any] | None = Field(
+        None, description="Kind funnel: the funnel to rewrite."
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     published_at: datetime | None
 
@@ -168,13 +174,18 @@ def status_url(platform: Platform, job_id: str) -> str:
 
 
 def template_view(doc: DocumentVersion) -> TemplateView:
+    body = doc.body
     return TemplateView(
         template_id=doc.doc_id,
         version=doc.version,
         status=doc.status,
-        name=str(doc.body.get("name", "")),
-        description=str(doc.body.get("description", "")),
-        html=str(doc.body.get("html", "")),
+        kind=str(body.get("kind", "html")),
+        name=str(body.get("name", "")),
+        description=str(body.get("description", "")),
+        html=body.get("html"),
+        brandGuideContent=body.get("brandGuideContent"),
+        templateFunnelJson=body.get("templateFunnelJson"),
+        metadata=dict(body.get("metadata") or {}),
         created_at=doc.created_at,
         published_at=doc.published_at,
     )

@@ -7,7 +7,9 @@ from leadmagnet.common.jobflow import job_failure_hook
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.service import Flow, compose
 
-FLOWS: tuple[Flow, ...] = ()
+from .flows import funnel_images
+
+FLOWS: tuple[Flow, ...] = (funnel_images,)
 
 
 def build(platform: Platform) -> tuple[Routes, FailureHook | None]:

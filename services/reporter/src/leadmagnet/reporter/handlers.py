@@ -7,9 +7,9 @@ from leadmagnet.common.jobflow import job_failure_hook
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.service import Flow, compose
 
-from .flows import lead_magnet, lead_summary
+from .flows import funnel_agent, lead_magnet, lead_summary
 
-FLOWS: tuple[Flow, ...] = (lead_magnet, lead_summary)
+FLOWS: tuple[Flow, ...] = (lead_magnet, lead_summary, funnel_agent)
 
 
 def build(platform: Platform) -> tuple[Routes, FailureHook | None]:

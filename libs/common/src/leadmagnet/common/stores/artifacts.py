@@ -77,9 +77,13 @@ class ArtifactStore:
         return [Artifact.model_validate(i) for i in items]
 
     async def url(self, key: str, *, filename: str | None = None) -> str:
+        """A GET URL; with ``filename`` a presigned one asks the browser to download it."""
         if self.settings.public_base_url:
             return self.settings.public_base_url.rstrip("/") + "/" + key
         params = {"Bucket": self.bucket, "Key": key}
+        if filename:
+            safe = "".join(c for c in filename if c.isalnum() or c in "._-")[:100] or "download"
+            params["ResponseContentDisposition"] = f'attachment; filename="{safe}"'
         url: str = await self.s3.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=self.settings.artifact_url_ttl_seconds
         )

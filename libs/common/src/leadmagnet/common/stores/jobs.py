@@ -14,12 +14,13 @@ import base64
 import json
 from typing import Any
 
+import structlog
 from botocore.exceptions import ClientError
 
 from ..aws import AwsClients
 from ..dynamo import DynamoTable, deserialize, is_conditional_failure, serialize, values
 from ..errors import ConflictError, NotFoundError, PermanentError
-from ..models import Job, JobEvent, JobStatus, utcnow
+from ..models import Job, JobEvent, JobStatus, LogLevel, LogType, utcnow
 from ..providers.base import CallCost
 
 
@@ -44,6 +45,10 @@ def _cursor_decode(cursor: str, tenant_id: str) -> dict[str, Any]:
     ):
         raise PermanentError("cursor is not valid for this listing", code="invalid_cursor")
     return key
+
+
+def template_ref(tenant_id: str, template_id: str) -> str:
+    return f"{tenant_id}#{template_id}"
 
 
 class JobStore:
@@ -101,10 +106,13 @@ class JobStore:
         set_fields: dict[str, Any] | None = None,
         allow_terminal: bool = False,
         expected_status: set[JobStatus] | None = None,
+        level: LogLevel = "info",
+        log_type: LogType = "event",
     ) -> Job:
         """Apply a transition (status/stage/fields) and append a timeline event, atomically
         ordered by ``event_seq``. Raises ConflictError if the job is terminal (unless allowed)
-        or not in ``expected_status``."""
+        or not in ``expected_status``. ``set_fields`` keys may be paths into a map attribute
+        (``"data.image_results"``)."""
         now = utcnow()
         names = {"#u": "updated_at", "#seq": "event_seq"}
         vals: dict[str, Any] = {"u": now.isoformat(), "one": 1}
@@ -119,9 +127,12 @@ class JobStore:
         if stage is not None:
             fields["stage"] = stage
         for i, (k, v) in enumerate(fields.items()):
-            names[f"#f{i}"] = k
+            path = []
+            for j, part in enumerate(k.split(".")):
+                names[f"#f{i}_{j}"] = part
+                path.append(f"#f{i}_{j}")
             vals[f"f{i}"] = v
-            sets.append(f"#f{i} = :f{i}")
+            sets.append(f"{'.'.join(path)} = :f{i}")
         conditions = ["attribute_exists(job_id)"]
         if not allow_terminal or expected_status:
             names["#s"] = "status"
@@ -154,8 +165,41 @@ class JobStore:
                 else f"job {job_id} is not in {sorted(s.value for s in expected_status)}"
             ) from None
         job = Job.model_validate(item)
-        await self._put_event(job, job.event_seq, event_type, message, data or {}, stage=stage)
+        await self._put_event(
+            job,
+            job.event_seq,
+            event_type,
+            message,
+            data or {},
+            stage=stage,
+            level=level,
+            log_type=log_type,
+        )
         return job
+
+    async def log(
+        self,
+        job_id: str,
+        message: str,
+        *,
+        level: LogLevel = "info",
+        log_type: LogType = "event",
+        stage: str | None = None,
+        data: dict[str, Any] | None = None,
+        event_type: str = "log",
+    ) -> None:
+        """Append a log entry to the timeline without changing the job (late entries after
+        completion are kept too: they record what really happened)."""
+        await self.record(
+            job_id,
+            event_type,
+            message,
+            stage=stage,
+            data=data,
+            allow_terminal=True,
+            level=level,
+            log_type=log_type,
+        )
 
     async def _put_event(
         self,
@@ -165,7 +209,10 @@ class JobStore:
         message: str,
         data: dict[str, Any],
         stage: str | None = None,
+        level: LogLevel = "info",
+        log_type: LogType = "event",
     ) -> None:
+        bound = structlog.contextvars.get_contextvars()
         event = JobEvent(
             job_id=job.job_id,
             seq=seq,
@@ -175,8 +222,30 @@ class JobStore:
             stage=stage,
             message=message,
             data=data,
+            level=level,
+            log_type=log_type,
+            request_id=bound.get("request_id") or bound.get("message_id"),
         )
-        await self.events.put(event.model_dump(mode="json"))
+        for _ in range(5):
+            try:
+                # Never overwrite an entry: if the counter ever handed out a seq twice (an
+                # endpoint without atomic updates), take the next one instead.
+                await self.events.put(
+                    event.model_dump(mode="json"), ConditionExpression="attribute_not_exists(seq)"
+                )
+                return
+            except ClientError as e:
+                if not is_conditional_failure(e):
+                    raise
+            bumped = await self.jobs.update(
+                {"job_id": job.job_id},
+                UpdateExpression="ADD #seq :one",
+                ExpressionAttributeNames={"#seq": "event_seq"},
+                ExpressionAttributeValues=values(one=1),
+                ReturnValues="UPDATED_NEW",
+            )
+            event = event.model_copy(update={"seq": int(bumped["event_seq"])})
+        raise ConflictError(f"could not append to the timeline of job {job.job_id}")
 
     async def fail(
         self, job_id: str, *, code: str, message: str, stage: str | None = None
@@ -191,9 +260,24 @@ class JobStore:
                 stage=stage,
                 set_fields={"error_code": code, "error_message": message[:2000]},
                 data={"error_code": code},
+                level="error",
             )
         except ConflictError:
             return None
+
+    async def list_for_template(
+        self, tenant_id: str, template_id: str, *, limit: int = 10
+    ) -> list[Job]:
+        """Jobs run from a template, newest first (the sparse ``by_template`` index)."""
+        resp = await self.client.query(
+            TableName=self.jobs.name,
+            IndexName="by_template",
+            KeyConditionExpression="template_ref = :r",
+            ExpressionAttributeValues=values(r=template_ref(tenant_id, template_id)),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [Job.model_validate(deserialize(i)) for i in resp.get("Items", [])]
 
     async def add_cost(self, job_id: str, call: CallCost) -> None:
         await self.jobs.update(

@@ -6,13 +6,30 @@ data: not found is the answer, whoever owns the id.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
+from leadmagnet.common.dynamo import StorableObject
 from leadmagnet.common.errors import LeadmagnetError, PermanentError
+from leadmagnet.common.funnels import (
+    MAX_BRAND_GUIDE_CHARS,
+    MAX_FUNNEL_JSON_BYTES,
+    MAX_IMAGE_ELEMENTS,
+    FunnelSettings,
+    find_image_elements,
+)
 from leadmagnet.common.ids import random_id
-from leadmagnet.common.models import FIELD_NAME, CallbackGate, Form, FormField, Workflow, utcnow
+from leadmagnet.common.models import (
+    FIELD_NAME,
+    RESOURCE_ID,
+    CallbackGate,
+    Form,
+    FormField,
+    Workflow,
+    utcnow,
+)
 from leadmagnet.common.netguard import resolve_checked
 from leadmagnet.common.rendering import check_template
 from leadmagnet.common.webhooks import new_secret
@@ -35,21 +52,43 @@ from ..views import (
 from . import api
 
 TAGS = ("admin",)
+TEMPLATE_BODY_LIMIT = 1024 * 1024  # a brand guide and a funnel JSON
 
 
 class TemplateCreate(Strict):
+    kind: Literal["html", "funnel"] = Field(
+        "html", description="'html': a lead-magnet page; 'funnel': a funnel to rewrite in runs."
+    )
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
-    html: str = Field(
+    html: str | None = Field(
+        None,
         min_length=1,
-        description="Jinja2 (sandboxed) HTML; {{REPORT_CONTENT}}, {{DATE}} and the submission "
-        "fields ({{ name }} or {{ submission.name }}) are available.",
+        description="Kind html (required): Jinja2 (sandboxed) HTML; {{REPORT_CONTENT}}, {{DATE}} "
+        "and the submission fields ({{ name }} or {{ submission.name }}) are available.",
+    )
+    brandGuideContent: str | None = Field(
+        None, min_length=1, max_length=MAX_BRAND_GUIDE_CHARS, description="Kind funnel (required)."
+    )
+    templateFunnelJson: StorableObject | None = Field(
+        None,
+        description="Kind funnel (required): the funnel JSON whose texts and images runs rewrite.",
+    )
+    metadata: StorableObject = Field(
+        default_factory=dict,
+        description="Free-form; for funnels also imageFields, onImageFailure ('fail' | "
+        "'keep_original'), imageQuality ('standard' | 'hd'), imageSize.",
     )
     publish: bool = False
 
 
 class TemplateVersionCreate(Strict):
-    html: str = Field(min_length=1)
+    """A new version; fields left out are taken from the newest version."""
+
+    html: str | None = Field(None, min_length=1)
+    brandGuideContent: str | None = Field(None, min_length=1, max_length=MAX_BRAND_GUIDE_CHARS)
+    templateFunnelJson: StorableObject | None = None
+    metadata: StorableObject | None = None
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     publish: bool = False
@@ -60,10 +99,10 @@ class WorkflowCreate(Strict):
     kind: str = Field("lead_magnet", pattern=r"^[a-z_]{3,40}$")
     instructions: str = Field(min_length=1, max_length=20_000)
     model: str | None = Field(None, max_length=100)
-    template_id: str | None = None
+    template_id: str | None = Field(None, pattern=RESOURCE_ID)
     template_version: int | None = Field(None, ge=1)
     webhook_url: str | None = Field(None, max_length=2000)
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: StorableObject = Field(default_factory=dict)
     await_callback: CallbackGate | None = Field(
         None, description="Approval gate before delivery: wait for POST /v1/callbacks."
     )
@@ -73,16 +112,16 @@ class WorkflowUpdate(Strict):
     name: str | None = Field(None, min_length=1, max_length=200)
     instructions: str | None = Field(None, min_length=1, max_length=20_000)
     model: str | None = Field(None, max_length=100)
-    template_id: str | None = None
+    template_id: str | None = Field(None, pattern=RESOURCE_ID)
     template_version: int | None = Field(None, ge=1)
     webhook_url: str | None = Field(None, max_length=2000)
-    options: dict[str, Any] | None = None
+    options: StorableObject | None = None
 
 
 class FormCreate(Strict):
     slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
     name: str = Field(min_length=1, max_length=200)
-    workflow_id: str
+    workflow_id: str = Field(pattern=RESOURCE_ID)
     fields: list[FormField] = Field(min_length=1, max_length=50)
 
 
@@ -91,14 +130,56 @@ class JobsQuery(Strict):
     cursor: str | None = Field(None, max_length=2000)
 
 
-def _template_body(name: str, description: str, html: str) -> dict[str, Any]:
+def _invalid(loc: str, message: str, code: str = "validation_error") -> HTTPError:
+    return HTTPError(422, code, message, [ErrorDetail(loc=loc, message=message)])
+
+
+def _template_body(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The stored body of a template version, checked for its kind."""
+    body: dict[str, Any] = {
+        "kind": kind,
+        "name": fields["name"],
+        "description": fields.get("description") or "",
+        "metadata": fields.get("metadata") or {},
+    }
+    if kind == "html":
+        if not fields.get("html"):
+            raise _invalid("body.html", "an html template needs 'html'")
+        try:
+            check_template(fields["html"])
+        except PermanentError as e:
+            raise _invalid("body.html", e.message, e.code) from None
+        body["html"] = fields["html"]
+        return body
+    for name in ("brandGuideContent", "templateFunnelJson"):
+        if not fields.get(name):
+            raise _invalid(f"body.{name}", f"a funnel template needs '{name}'")
+    funnel = fields["templateFunnelJson"]
+    size = len(json.dumps(funnel, ensure_ascii=False).encode())
+    if size > MAX_FUNNEL_JSON_BYTES:
+        raise _invalid(
+            "body.templateFunnelJson", f"{size} bytes; the limit is {MAX_FUNNEL_JSON_BYTES}"
+        )
     try:
-        check_template(html)
-    except PermanentError as e:
-        raise HTTPError(
-            422, e.code, e.message, [ErrorDetail(loc="body.html", message=e.message)]
+        settings = FunnelSettings.model_validate(body["metadata"])
+    except ValidationError as e:
+        first = e.errors(include_url=False)[0]
+        loc = ".".join(["body.metadata", *(str(p) for p in first["loc"])])
+        raise _invalid(loc, first["msg"]) from None
+    try:
+        elements = find_image_elements(funnel, settings)
+    except (KeyError, ValueError) as e:
+        raise _invalid(
+            "body.metadata.imageFields", f"not an image URL in the funnel: {e}"
         ) from None
-    return {"name": name, "description": description, "html": html}
+    if len(elements) > MAX_IMAGE_ELEMENTS:
+        raise _invalid(
+            "body.templateFunnelJson",
+            f"{len(elements)} image elements; the limit is {MAX_IMAGE_ELEMENTS}",
+        )
+    body["brandGuideContent"] = fields["brandGuideContent"]
+    body["templateFunnelJson"] = funnel
+    return body
 
 
 async def _check_webhook(ctx: ApiContext, url: str | None) -> None:
@@ -147,6 +228,10 @@ async def _check_template_ref(
             f"template {template_id}{f' v{version}' if version else ''} not found",
             [ErrorDetail(loc="body.template_id", message="not found")],
         )
+    if doc.body.get("kind", "html") != "html":
+        raise _invalid(
+            "body.template_id", "a workflow renders an html template, not a funnel template"
+        )
 
 
 # ---- templates ---------------------------------------------------------------------------
@@ -161,13 +246,14 @@ async def _check_template_ref(
     status=201,
     request=TemplateCreate,
     response=TemplateView,
+    body_limit=TEMPLATE_BODY_LIMIT,
 )
 async def create_template(ctx: ApiContext) -> TemplateView:
     body: TemplateCreate = ctx.body
     doc = await ctx.platform.templates.create_version(
         ctx.require_tenant(),
         random_id("tpl", 12),
-        _template_body(body.name, body.description, body.html),
+        _template_body(body.kind, body.model_dump(exclude={"kind", "publish"})),
         publish=body.publish,
     )
     return template_view(doc)
@@ -212,6 +298,7 @@ async def get_template(ctx: ApiContext) -> TemplateList:
     request=TemplateVersionCreate,
     response=TemplateView,
     errors=(404,),
+    body_limit=TEMPLATE_BODY_LIMIT,
 )
 async def add_template_version(ctx: ApiContext) -> TemplateView:
     tenant = ctx.require_tenant()
@@ -220,16 +307,11 @@ async def add_template_version(ctx: ApiContext) -> TemplateView:
     if latest is None:
         raise HTTPError(404, "template_not_found", "no such template")
     body: TemplateVersionCreate = ctx.body
+    fields = {**latest.body, **body.model_dump(exclude={"publish"}, exclude_none=True)}
     doc = await ctx.platform.templates.create_version(
         tenant,
         template_id,
-        _template_body(
-            body.name or str(latest.body.get("name", "")),
-            body.description
-            if body.description is not None
-            else str(latest.body.get("description", "")),
-            body.html,
-        ),
+        _template_body(str(latest.body.get("kind", "html")), fields),
         publish=body.publish,
     )
     return template_view(doc)

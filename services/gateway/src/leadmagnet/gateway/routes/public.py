@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import Field
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
 from leadmagnet.common.events.jobs import JobRequested
 from leadmagnet.common.formcheck import validate_submission
 from leadmagnet.common.ids import new_job_id, random_id
 from leadmagnet.common.jobflow import fail_job
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import Job, Submission
+from leadmagnet.common.models import Job, JobEvent, Submission
+from leadmagnet.common.platform import Platform
 
-from ..api import ApiContext, ErrorDetail, HTTPError
+from ..api import ApiContext, ErrorDetail, HTTPError, Strict
+from ..progress import SEED_TYPES, Progress, advance, progress_of
 from ..views import FormView, JobAccepted, JobView, form_view, job_view, status_url
 from . import api
 
@@ -24,15 +36,23 @@ HONEYPOT_FIELD = "website_url_hp"
 
 
 async def accept_submission(
-    ctx: ApiContext, slug: str, payload: object, *, correlation_id: str | None = None
+    platform: Platform, slug: str, payload: object, *, correlation_id: str | None = None
 ) -> JobAccepted:
-    """Validate, store the submission and the pending job, publish ``job.requested``."""
-    platform = ctx.platform
+    """Validate, store the submission and the pending job, publish ``job.requested``.
+    The JSON API and the hosted form page both submit through here."""
     form = await platform.forms.get(slug)
     if form is None:
         raise HTTPError(404, "form_not_found", f"no form with slug {slug!r}")
     if not isinstance(payload, dict):
         raise HTTPError(422, "validation_error", "the body must be a JSON object of form fields")
+    if payload.get(HONEYPOT_FIELD):
+        log.info("submit.honeypot", form=slug)
+        raise HTTPError(
+            422,
+            "rejected",
+            "the submission was rejected",
+            [ErrorDetail(loc=f"body.{HONEYPOT_FIELD}", message="must be empty")],
+        )
     clean, errors = validate_submission(form, payload, ignore=frozenset({HONEYPOT_FIELD}))
     if errors:
         raise HTTPError(
@@ -103,7 +123,10 @@ async def submit_form(ctx: ApiContext) -> JobAccepted:
     """Validates the fields against the form's schema (422 lists each invalid field), stores the
     submission and a pending job, and returns its unguessable status URL."""
     return await accept_submission(
-        ctx, ctx.path["slug"], ctx.body, correlation_id=ctx.request.headers.get("x-request-id")
+        ctx.platform,
+        ctx.path["slug"],
+        ctx.body,
+        correlation_id=ctx.request.headers.get("x-request-id"),
     )
 
 
@@ -138,3 +161,115 @@ async def get_job(ctx: ApiContext) -> JobView:
     if job is None:
         raise HTTPError(404, "job_not_found", "no such job")
     return await job_view(ctx.platform, job)
+
+
+class EventsQuery(Strict):
+    after: int | None = Field(
+        None, ge=0, description="Resume after this event id (the Last-Event-ID header wins)."
+    )
+
+
+TERMINAL_EVENTS = frozenset({"job.completed", "job.failed"})
+SSE_POLL_MIN_SECONDS = 0.5
+SSE_POLL_MAX_SECONDS = 3.0
+SSE_HEARTBEAT_SECONDS = 15.0
+SSE_MAX_SECONDS = 300.0  # then the browser reconnects with Last-Event-ID
+
+
+def _seed_payload(event: JobEvent) -> dict[str, Any]:
+    payload: dict[str, Any] = {"jobId": event.job_id, **event.data.get("payload", {})}
+    if event.type == "job.failed":
+        payload["error"] = event.message
+    if event.type == "job.completed" and "assets" in event.data:
+        payload["assets"] = event.data["assets"]
+    if "progress" in event.data:
+        payload["progress"] = event.data["progress"]
+    return payload
+
+
+def _sse(event: JobEvent, progress: Progress) -> str:
+    data = {
+        "seq": event.seq,
+        "type": event.type,
+        "status": event.status.value if event.status else None,
+        "stage": event.stage,
+        "message": event.message,
+        "at": event.at.isoformat(),
+        "progress": progress.percent,
+        "label": progress.label,
+        # seed 002's message type and payload, for the entries that have one
+        "event": SEED_TYPES.get(event.type),
+        "payload": _seed_payload(event) if event.type in SEED_TYPES else None,
+    }
+    return f"id: {event.seq}\ndata: {json.dumps(data)}\n\n"
+
+
+async def _job_stream(
+    request: Request, platform: Platform, job_id: str, after: int
+) -> AsyncIterator[str]:
+    """Poll the job's timeline (one Query per poll, backing off while nothing happens) and send
+    each new entry once, in ``seq`` order; end after the terminal event."""
+    yield "retry: 2000\n\n"
+    timeline = await platform.jobs.timeline(job_id)
+    progress = progress_of([e for e in timeline if e.seq <= after])
+    if any(e.type in TERMINAL_EVENTS for e in timeline if e.seq <= after) and not any(
+        e.seq > after for e in timeline
+    ):
+        yield "event: end\ndata: {}\n\n"
+        return
+    pending = [e for e in timeline if e.seq > after]
+    started = beat = time.monotonic()
+    delay = SSE_POLL_MIN_SECONDS
+    while True:
+        for event in pending:
+            progress = advance(progress, event)
+            yield _sse(event, progress)
+            after = event.seq
+            if event.type in TERMINAL_EVENTS:
+                yield "event: end\ndata: {}\n\n"
+                return
+        now = time.monotonic()
+        if now - beat >= SSE_HEARTBEAT_SECONDS:
+            yield ": keep-alive\n\n"
+            beat = now
+        if (
+            now - started > SSE_MAX_SECONDS
+            or getattr(request.app.state, "draining", False)
+            or await request.is_disconnected()
+        ):
+            return
+        delay = SSE_POLL_MIN_SECONDS if pending else min(SSE_POLL_MAX_SECONDS, delay * 1.5)
+        await asyncio.sleep(delay)
+        pending = await platform.jobs.timeline(job_id, after_seq=after)
+
+
+@api.route(
+    "GET",
+    "/v1/jobs/{job_id}/events",
+    summary="A job's progress, live (Server-Sent Events)",
+    tags=("public",),
+    query=EventsQuery,
+    errors=(404,),
+    extra_responses={
+        200: {
+            "description": "text/event-stream: one message per timeline entry, 'id' = seq,"
+            " data = {seq, type, status, stage, message, at, progress, label}; an 'end' event"
+            " after job.completed / job.failed.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def job_events(ctx: ApiContext) -> Response:
+    """The same capability as the status URL. Reconnecting clients send ``Last-Event-ID`` (the
+    browser's EventSource does) and get only what they missed."""
+    job_id = ctx.path["job_id"]
+    job = await ctx.platform.jobs.get(job_id) if len(job_id) <= 64 else None
+    if job is None:
+        raise HTTPError(404, "job_not_found", "no such job")
+    last = ctx.request.headers.get("last-event-id", "").strip()
+    after = int(last) if last.isdigit() else (ctx.query.after or 0)
+    return StreamingResponse(
+        _job_stream(ctx.request, ctx.platform, job_id, after),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )

@@ -1,0 +1,39 @@
+"""Helpers shared by the benchmarks: memory figures of a process, the embedded stack."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from leadmagnet.common.aws import AwsClients
+from leadmagnet.common.bootstrap import bootstrap
+from leadmagnet.common.settings import Settings
+
+
+def _status_kib(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def rss_mib(pid: int) -> float:
+    """Current resident set size (VmRSS)."""
+    return _status_kib(pid, "VmRSS")
+
+
+def peak_rss_mib(pid: int) -> float:
+    """Peak resident set size since start (VmHWM)."""
+    return _status_kib(pid, "VmHWM")
+
+
+async def fresh_topology(name: str) -> Settings:
+    """A new resource prefix on the current endpoint, bootstrapped."""
+    settings = Settings(
+        resource_prefix=f"{name}{secrets.token_hex(3)}",
+        LEADMAGNET_ENV="test",
+        llm_provider="offline",
+    )
+    async with AwsClients(settings) as aws:
+        await bootstrap(aws)
+    return settings

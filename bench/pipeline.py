@@ -1,0 +1,207 @@
+"""The lead-magnet pipeline end to end on the embedded stack, with what it costs.
+
+One moto server (counting every AWS API call it serves), the five services as real processes
+with the offline provider (the figures measure the platform, not an LLM). Measured in one run:
+
+- footprint: each service's start-to-ready time and idle RSS, then its peak RSS under load;
+- pipeline: N jobs submitted over HTTP with bounded client concurrency, completions observed the
+  way another system would (an SQS queue subscribed to ``job.completed``);
+- AWS calls per completed job by service and operation, and what batching saved;
+- floor: the same endpoint's own cost for the same hops, a bare publish → receive → delete
+  chain of three queues with nothing else, on the same machine, right after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import statistics
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from leadmagnet.cli.demo import seed_demo
+from leadmagnet.cli.devstack import SERVICES, ServiceStack
+from leadmagnet.common.aws import AwsClients
+from leadmagnet.common.platform import Platform
+from leadmagnet.testing.moto_server import (
+    AwsCallCounter,
+    apply_env,
+    aws_env,
+    free_port,
+    moto_server,
+)
+from leadmagnet.testing.subscriber import external_subscriber
+
+from .common import fresh_topology, peak_rss_mib, rss_mib
+
+FIELDS = {"name": "Ada", "email": "ada@example.com", "company": "Acme", "goal": "bench"}
+HOPS = 3  # job.requested -> reporter, report.generated -> renderer, job.completed -> notifier
+
+
+async def _collect(
+    aws: AwsClients, queue: str, expected: int, done: dict[str, float], harness: Counter[str]
+) -> None:
+    deadline = time.monotonic() + 900
+    while len(done) < expected and time.monotonic() < deadline:
+        resp = await aws.sqs.receive_message(
+            QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        )
+        harness["ReceiveMessage"] += 1
+        now = time.perf_counter()
+        messages = resp.get("Messages", [])
+        for m in messages:
+            done.setdefault(json.loads(m["Body"])["data"]["job_id"], now)
+        if messages:
+            await aws.sqs.delete_message_batch(
+                QueueUrl=queue,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                    for i, m in enumerate(messages)
+                ],
+            )
+            harness["DeleteMessageBatch"] += 1
+            harness["DeleteMessageBatch entries"] += len(messages)
+
+
+async def floor(aws: AwsClients, messages: int, concurrency: int) -> float:
+    """Seconds for ``messages`` to cross HOPS bare topic → queue hops (publish, receive,
+    delete; one publish per message per hop, deletes in batches, as the services do)."""
+    tag = secrets.token_hex(3)
+    topics, queues = [], []
+    for hop in range(HOPS):
+        topic = (await aws.sns.create_topic(Name=f"floor-{tag}-{hop}"))["TopicArn"]
+        queue = (await aws.sqs.create_queue(QueueName=f"floor-{tag}-{hop}"))["QueueUrl"]
+        arn = (await aws.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"]))[
+            "Attributes"
+        ]["QueueArn"]
+        await aws.sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        topics.append(topic)
+        queues.append(queue)
+    finished: list[float] = []
+
+    async def stage(hop: int) -> None:
+        while len(finished) < messages:
+            resp = await aws.sqs.receive_message(
+                QueueUrl=queues[hop], MaxNumberOfMessages=10, WaitTimeSeconds=1
+            )
+            batch = resp.get("Messages", [])
+            for m in batch:
+                if hop + 1 < HOPS:
+                    await aws.sns.publish(TopicArn=topics[hop + 1], Message=m["Body"])
+                else:
+                    finished.append(time.perf_counter())
+            if batch:
+                await aws.sqs.delete_message_batch(
+                    QueueUrl=queues[hop],
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                        for i, m in enumerate(batch)
+                    ],
+                )
+
+    workers = [asyncio.create_task(stage(h)) for h in range(HOPS)]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def publish(i: int) -> None:
+        async with gate:
+            await aws.sns.publish(TopicArn=topics[0], Message=json.dumps({"n": i}))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(publish(i) for i in range(messages)))
+    await asyncio.wait_for(asyncio.gather(*workers), timeout=600)
+    return max(finished) - started
+
+
+async def run(jobs: int, concurrency: int) -> dict[str, Any]:
+    counter = AwsCallCounter()
+    with moto_server(counter=counter) as endpoint, tempfile.TemporaryDirectory() as tmp:
+        apply_env(aws_env(endpoint))
+        settings = await fresh_topology("bench")
+        env = {
+            "RESOURCE_PREFIX": settings.resource_prefix,
+            "LEADMAGNET_ENV": "test",
+            "LLM_PROVIDER": "offline",
+            "LOG_LEVEL": "WARNING",
+            "ALLOW_PRIVATE_TARGETS": "true",
+        }
+        stack = ServiceStack(env, Path(tmp) / "logs", gateway_port=free_port())
+        ready_seconds: dict[str, float] = {}
+        try:
+            for name in SERVICES:  # one at a time: each one's own start-to-ready time
+                t0 = time.perf_counter()
+                stack.start(name)
+                await asyncio.to_thread(stack.wait_ready, [name])
+                ready_seconds[name] = time.perf_counter() - t0
+            await asyncio.sleep(3)
+            idle_rss = {n: rss_mib(stack.procs[n].proc.pid) for n in SERVICES}
+            async with Platform.open(settings, "bench") as platform, AwsClients(settings) as aws:
+                demo = await seed_demo(platform, slug=f"bench-{secrets.token_hex(3)}")
+                queue = await external_subscriber(
+                    aws,
+                    platform,
+                    event_type="io.leadmagnet.job.completed",
+                    tenant_id=demo.tenant_id,
+                    name="bench",
+                )
+                submitted: dict[str, float] = {}
+                done: dict[str, float] = {}
+                harness: Counter[str] = Counter()
+                gate = asyncio.Semaphore(concurrency)
+                async with httpx2.AsyncClient(timeout=30) as http:
+
+                    async def submit_one() -> None:
+                        async with gate:
+                            t0 = time.perf_counter()
+                            resp = await http.post(
+                                f"{stack.gateway_url}/v1/forms/{demo.slug}/submit", json=FIELDS
+                            )
+                            resp.raise_for_status()
+                            submitted[resp.json()["job_id"]] = t0
+
+                    counter.reset()
+                    started = time.perf_counter()
+                    collector = asyncio.create_task(_collect(aws, queue, jobs, done, harness))
+                    await asyncio.gather(*(submit_one() for _ in range(jobs)))
+                    submit_seconds = time.perf_counter() - started
+                    await collector
+                    calls, batched = counter.snapshot()
+                peak_rss = {n: peak_rss_mib(stack.procs[n].proc.pid) for n in SERVICES}
+        finally:
+            stack.stop_all()
+        async with AwsClients(settings) as aws:
+            floor_seconds = await floor(aws, len(done), concurrency)
+    # The harness's own polling of its subscriber queue is not the platform's cost.
+    calls[("sqs", "ReceiveMessage")] -= harness["ReceiveMessage"]
+    calls[("sqs", "DeleteMessageBatch")] -= harness["DeleteMessageBatch"]
+    batched[("sqs", "DeleteMessageBatch")] -= harness["DeleteMessageBatch entries"]
+    elapsed = max(done.values()) - started if done else float("nan")
+    latencies = sorted(done[j] - submitted[j] for j in done if j in submitted)
+    return {
+        "jobs": jobs,
+        "completed": len(done),
+        "concurrency": concurrency,
+        "submit_rate": jobs / submit_seconds,
+        "elapsed": elapsed,
+        "throughput": len(done) / elapsed,
+        "p50": statistics.median(latencies),
+        "p95": latencies[int(0.95 * (len(latencies) - 1))],
+        "max": latencies[-1],
+        "floor_seconds": floor_seconds,
+        "floor_ratio": elapsed / floor_seconds,
+        "ready_seconds": ready_seconds,
+        "idle_rss_mib": idle_rss,
+        "peak_rss_mib": peak_rss,
+        "calls": {f"{s}:{o}": n for (s, o), n in sorted(calls.items()) if n > 0},
+        "batched_entries": {f"{s}:{o}": n for (s, o), n in sorted(batched.items())},
+    }

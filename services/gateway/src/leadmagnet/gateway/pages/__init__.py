@@ -1,0 +1,178 @@
+"""The pages people see (issue: hosted form, job page, chat widget, admin console).
+
+Server-rendered Jinja2 plus small vanilla scripts, all served by the gateway (no CDN, no build
+step). Every page works on top of the same JSON API the integrations use:
+
+- ``GET /f/{slug}``: the hosted form. Without JavaScript it POSTs here (urlencoded) and is
+  redirected to the job page; with it, it validates in the browser and submits as JSON.
+- ``GET /j/{job_id}``: the job page (the job id is the capability), live through
+  ``GET /v1/jobs/{job_id}/events``; ``/j/{job_id}/download`` downloads the result.
+- ``GET /chat/demo``: the chat widget demo posting seed-003 triggers to ``POST /v1/leads``.
+- ``GET /admin``: a minimal console over the admin API (API-key login, kept in the tab).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from leadmagnet.common.logging import get_logger
+from leadmagnet.common.models import Form, Job, JobStatus
+from leadmagnet.common.platform import Platform
+
+from ..api import HTTPError, read_body
+from ..progress import progress_of, steps_for
+from ..routes.public import HONEYPOT_FIELD, accept_submission
+from .render import STATIC_DIR, Branding, branding, message_page, render_page
+
+log = get_logger()
+MAX_ID = 64
+
+
+def _platform(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+async def _brand(platform: Platform, tenant_id: str, workflow_id: str | None) -> Branding:
+    tenant = await platform.tenants.get(tenant_id)
+    workflow = await platform.workflows.get(tenant_id, workflow_id) if workflow_id else None
+    return branding(tenant.name if tenant else "leadmagnet", workflow.options if workflow else None)
+
+
+def _form_page(
+    form: Form,
+    brand: Branding,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    labels = {f.name: f.label for f in form.fields}
+    return render_page(
+        "form.html",
+        status=status,
+        brand=brand,
+        form=form,
+        values=values or {},
+        errors={name: f"{labels.get(name, name)} {msg}" for name, msg in (errors or {}).items()},
+        honeypot=HONEYPOT_FIELD,
+    )
+
+
+async def form_page(request: Request) -> Response:
+    platform = _platform(request)
+    form = await platform.forms.get(request.path_params["slug"][:MAX_ID])
+    if form is None:
+        return message_page(404, "Form not found", "This form does not exist or was removed.")
+    return _form_page(form, await _brand(platform, form.tenant_id, form.workflow_id))
+
+
+async def form_post(request: Request) -> Response:
+    """The no-JavaScript path: urlencoded fields -> the same validation and job as the API."""
+    platform = _platform(request)
+    form = await platform.forms.get(request.path_params["slug"][:MAX_ID])
+    if form is None:
+        return message_page(404, "Form not found", "This form does not exist or was removed.")
+    brand = await _brand(platform, form.tenant_id, form.workflow_id)
+    if request.headers.get("content-type", "").split(";")[0] != "application/x-www-form-urlencoded":
+        return message_page(415, "Unsupported form encoding", "Please use the form on this page.")
+    try:
+        raw = await read_body(request, platform.settings.max_body_bytes)
+    except HTTPError as e:
+        return message_page(e.status, "The form is too large", e.message, brand)
+    posted = dict(
+        parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=200)
+    )
+    if posted.get(HONEYPOT_FIELD):
+        # A bot filled the invisible field: no job, and nothing that tells it so.
+        log.info("form.honeypot", form=form.slug)
+        return message_page(200, "Thank you", "We received your request.", brand)
+    known = {f.name for f in form.fields}
+    values = {k: v for k, v in posted.items() if k in known}
+    try:
+        accepted = await accept_submission(platform, form.slug, values)
+    except HTTPError as e:
+        errors = {
+            d.loc.removeprefix("body."): d.message for d in e.details if d.loc.startswith("body.")
+        }
+        if not errors:
+            return message_page(e.status, "We could not take your request", e.message, brand)
+        return _form_page(form, brand, values=values, errors=errors, status=422)
+    return RedirectResponse(f"/j/{accepted.job_id}", status_code=303)
+
+
+async def _job(request: Request) -> Job | None:
+    job_id = request.path_params["job_id"]
+    return await _platform(request).jobs.get(job_id) if len(job_id) <= MAX_ID else None
+
+
+async def job_page(request: Request) -> Response:
+    platform = _platform(request)
+    job = await _job(request)
+    if job is None:
+        return message_page(404, "Not found", "We cannot find this page. Check the link you used.")
+    progress = progress_of(await platform.jobs.timeline(job.job_id))
+    done = job.status is JobStatus.COMPLETED and job.output_key is not None
+    return render_page(
+        "job.html",
+        brand=await _brand(platform, job.tenant_id, job.workflow_id),
+        job_id=job.job_id,
+        job_status=job.status.value,
+        finished=job.status.terminal,
+        progress=progress.percent,
+        stage_text=progress.label,
+        steps=steps_for(job.kind, progress.percent),
+        output_url=await platform.artifacts.url(job.output_key)
+        if done and job.output_key
+        else None,
+        retry_url=f"/f/{job.form_slug}" if job.form_slug else None,
+    )
+
+
+async def job_download(request: Request) -> Response:
+    platform = _platform(request)
+    job = await _job(request)
+    if job is None or job.status is not JobStatus.COMPLETED or not job.output_key:
+        return message_page(404, "Not ready", "There is nothing to download yet.")
+    filename = job.output_key.rsplit("/", 1)[-1]
+    return RedirectResponse(await platform.artifacts.url(job.output_key, filename=filename), 303)
+
+
+async def chat_demo(request: Request) -> Response:
+    platform = _platform(request)
+    slug = request.query_params.get("channel", "demo-chat")[:MAX_ID]
+    channel = await platform.leads.channel(slug)
+    if channel is None:
+        return message_page(404, "Chat not found", f"There is no chat channel {slug!r}.")
+    idle = request.query_params.get("idle", "")
+    idle_seconds = int(idle) if idle.isdigit() and 1 <= int(idle) <= 900 else None
+    return render_page(
+        "chat.html",
+        brand=Branding(name=channel.business_name),
+        channel=channel.slug,
+        idle_seconds=idle_seconds or platform.settings.lead_idle_delay_seconds,
+        thread_id=f"web_{secrets.token_urlsafe(12)}",
+    )
+
+
+async def admin_console(request: Request) -> Response:
+    return render_page("admin.html", brand=Branding(name="leadmagnet admin"))
+
+
+def page_routes() -> list[BaseRoute]:
+    return [
+        Route("/f/{slug}", form_page, methods=["GET"]),
+        Route("/f/{slug}", form_post, methods=["POST"]),
+        Route("/j/{job_id}", job_page, methods=["GET"]),
+        Route("/j/{job_id}/download", job_download, methods=["GET"]),
+        Route("/chat/demo", chat_demo, methods=["GET"]),
+        Route("/admin", admin_console, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
