@@ -137,19 +137,33 @@ async def test_sigkill_mid_stage_loses_nothing_and_does_nothing_twice(
         chaos_platform, slug=f"chaos-{secrets.token_hex(4)}", webhook_url=webhook_receiver.url
     )
     marker = f"chaos-{secrets.token_hex(4)}"
-    fake_llm.add_rule(match=marker, reply={"delay_seconds": 0.4})  # kills land mid-call
+    fake_llm.add_rule(match=marker, reply={"delay_seconds": 0.8})  # kills land mid-call
     rng = random.Random(20261123)  # reproducible kill moments
     kills: list[str] = []
-    async with httpx2.AsyncClient(timeout=30) as client:
-        api = GatewayClient(chaos_stack.gateway_url, client)
-        job_ids = await submit_many(api, demo, marker, JOBS)
-        for _ in range(6):
-            await asyncio.sleep(rng.uniform(0.5, 2.0))
-            victim = rng.choice(["reporter", "renderer"])
+
+    def llm_call_in_flight() -> bool:
+        return any(
+            marker in r["body"] and "ended_at" not in r for r in fake_llm.stats()["requests"]
+        )
+
+    async def chaos() -> None:
+        for n in range(6):
+            await asyncio.sleep(rng.uniform(0.3, 1.5))
+            victim = "reporter" if n % 2 == 0 else rng.choice(["reporter", "renderer"])
+            if victim == "reporter":  # make sure it dies in the middle of an LLM call
+                deadline = time.monotonic() + 20
+                while not llm_call_in_flight() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
             chaos_stack.kill(victim)
             kills.append(victim)
             chaos_stack.start(victim)
             await asyncio.to_thread(chaos_stack.wait_ready, [victim])
+
+    async with httpx2.AsyncClient(timeout=30) as client:
+        api = GatewayClient(chaos_stack.gateway_url, client)
+        killer = asyncio.create_task(chaos())
+        job_ids = await submit_many(api, demo, marker, JOBS)
+        await killer
         jobs = await wait_all(api, job_ids, within=240)
 
     assert [j["status"] for j in jobs] == ["completed"] * JOBS, [

@@ -3,6 +3,7 @@ a printed curl that works, and a clean Ctrl-C."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from PIL import Image
 
 from leadmagnet.testing.moto_server import free_port
 
@@ -115,6 +117,41 @@ def test_dev_command_runs_the_demo_end_to_end(tmp_path: Path) -> None:
         assert image.content.startswith(b"\x89PNG")
         assert run["cost"]["total"] == 0
         assert run["cost"]["details"]["images"]["imagesGenerated"] == 3
+
+        # A product kit offline: basic-CV analysis, drafted copy, placeholder images.
+        buf = io.BytesIO()
+        Image.new("RGB", (900, 900), (30, 120, 200)).save(buf, format="PNG")
+        ticket = httpx2.post(
+            f"{base}/v1/uploads",
+            json={"filename": "mug.png", "content_type": "image/png", "size": len(buf.getvalue())},
+            headers=auth,
+            timeout=10,
+        ).json()
+        sent = httpx2.post(
+            ticket["upload"]["url"],
+            data=ticket["upload"]["fields"],
+            files={"file": ("mug.png", buf.getvalue(), "image/png")},
+            timeout=10,
+        )
+        assert sent.status_code in (200, 201, 204), sent.text
+        kit = httpx2.post(
+            f"{base}/v1/jobs",
+            json={"kind": "product_marketing", "s3_key": ticket["s3_key"], "auto_confirm": True},
+            headers=auth,
+            timeout=10,
+        )
+        assert kit.status_code == 202, kit.text
+        done = {}
+        for _ in range(300):
+            done = httpx2.get(kit.json()["status_url"], timeout=10).json()
+            if done["status"] in ("completed", "failed"):
+                break
+            time.sleep(0.2)
+        assert done["status"] == "completed", done
+        assert done["data"]["analysis"]["method"] == "basic-cv"
+        content = next(a for a in done["artifacts"] if a["kind"] == "content_json")
+        assert "[Offline draft]" in httpx2.get(content["url"], timeout=10).text
+        assert sum(a["kind"] == "thumbnail" for a in done["artifacts"]) == 6
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)

@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from .consumer import FailedMessage, FailureHook
-from .errors import ConflictError
+from .errors import ConflictError, LeadmagnetError
 from .events.jobs import ArtifactRef, CostSummary, JobCompleted, JobFailed
 from .ids import stable_id
 from .logging import get_logger
 from .models import Artifact, Job, JobStatus, utcnow
 from .money import micros_to_usd
 from .platform import Platform
+from .providers.base import CallCost, Provider, TextRequest, TextResult
 
 log = get_logger()
 
@@ -153,3 +154,19 @@ async def active_job(platform: Platform, job_id: str, tenant_id: str | None) -> 
         log.info("job.already_final", job_id=job_id, status=job.status.value)
         return None
     return job
+
+
+async def generate_text(
+    platform: Platform, job_id: str, request: TextRequest, *, provider: Provider | None = None
+) -> TextResult:
+    """One text/vision call charged to the job, whether it succeeds or fails (a failed call that
+    the provider billed carries its cost on the error)."""
+    try:
+        result = await (provider or platform.providers.text).generate_text(request)
+    except LeadmagnetError as e:
+        spent = getattr(e, "cost", None)
+        if isinstance(spent, CallCost):
+            await platform.jobs.add_cost(job_id, spent)
+        raise
+    await platform.jobs.add_cost(job_id, result.cost)
+    return result

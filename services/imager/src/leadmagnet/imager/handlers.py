@@ -7,9 +7,9 @@ from leadmagnet.common.jobflow import job_failure_hook
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.service import Flow, compose
 
-from .flows import funnel_images
+from .flows import funnel_images, product_analysis, product_images
 
-FLOWS: tuple[Flow, ...] = (funnel_images,)
+FLOWS: tuple[Flow, ...] = (funnel_images, product_analysis, product_images)
 
 
 def build(platform: Platform) -> tuple[Routes, FailureHook | None]:

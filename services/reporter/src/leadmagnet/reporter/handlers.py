@@ -7,9 +7,9 @@ from leadmagnet.common.jobflow import job_failure_hook
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.service import Flow, compose
 
-from .flows import funnel_agent, lead_magnet, lead_summary
+from .flows import funnel_agent, lead_magnet, lead_summary, product_copy
 
-FLOWS: tuple[Flow, ...] = (lead_magnet, lead_summary, funnel_agent)
+FLOWS: tuple[Flow, ...] = (lead_magnet, lead_summary, funnel_agent, product_copy)
 
 
 def build(platform: Platform) -> tuple[Routes, FailureHook | None]:

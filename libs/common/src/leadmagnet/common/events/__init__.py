@@ -1,6 +1,6 @@
 """Event contracts. Importing this package registers every event type."""
 
-from . import jobs, leads, runs  # noqa: F401  (registering the event types)
+from . import jobs, leads, products, runs  # noqa: F401  (registering the event types)
 from .envelope import (
     EVENT_PREFIX,
     CloudEvent,

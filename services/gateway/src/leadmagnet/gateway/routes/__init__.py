@@ -5,4 +5,4 @@ from ..api import Api
 api = Api()
 
 # Importing the modules registers their routes (order = order in the OpenAPI document).
-from . import ops, public, admin, runs, leads, callbacks  # noqa: E402, F401, I001
+from . import ops, public, admin, runs, products, leads, callbacks  # noqa: E402, F401, I001

@@ -15,12 +15,12 @@ from starlette.responses import Response, StreamingResponse
 from leadmagnet.common.events.jobs import JobRequested
 from leadmagnet.common.formcheck import validate_submission
 from leadmagnet.common.ids import new_job_id, random_id
-from leadmagnet.common.jobflow import fail_job
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobEvent, Submission
 from leadmagnet.common.platform import Platform
 
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict
+from ..enqueue import publish_first_event
 from ..progress import SEED_TYPES, Progress, advance, progress_of
 from ..views import FormView, JobAccepted, JobView, form_view, job_view, status_url
 from . import api
@@ -95,14 +95,7 @@ async def accept_submission(
         tenant_id=job.tenant_id,
         correlation_id=correlation_id,
     )
-    try:
-        await platform.bus.publish(event)
-    except Exception as e:
-        log.error("submit.publish_failed", job_id=job_id, error=str(e))
-        await fail_job(
-            platform, job_id, code="enqueue_failed", message="the job could not be queued"
-        )
-        raise HTTPError(503, "unavailable", "the job could not be queued; try again") from None
+    await publish_first_event(platform, event, job_id)
     log.info("submit.accepted", job_id=job_id, form=form.slug)
     return JobAccepted(
         job_id=job_id, status=job.status.value, status_url=status_url(platform, job_id)

@@ -21,12 +21,12 @@ from leadmagnet.common.funnels import (
     run_cost_breakdown,
 )
 from leadmagnet.common.ids import random_id
-from leadmagnet.common.jobflow import fail_job
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import RESOURCE_ID, Job
 from leadmagnet.common.stores.jobs import template_ref
 
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict
+from ..enqueue import publish_first_event
 from . import api
 
 log = get_logger()
@@ -248,14 +248,7 @@ async def start_run(ctx: ApiContext) -> RunAccepted:
         tenant_id=tenant,
         correlation_id=ctx.request.headers.get("x-request-id"),
     )
-    try:
-        await platform.bus.publish(event)
-    except Exception as e:
-        log.error("run.publish_failed", run_id=run_id, error=str(e))
-        await fail_job(
-            platform, run_id, code="enqueue_failed", message="the run could not be queued"
-        )
-        raise HTTPError(503, "unavailable", "the run could not be queued; try again") from None
+    await publish_first_event(platform, event, run_id, "run")
     return RunAccepted(
         runId=run_id,
         status=job.status.value,

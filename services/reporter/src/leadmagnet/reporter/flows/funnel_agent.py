@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from leadmagnet.common.consumer import MessageContext, Route, Routes
-from leadmagnet.common.errors import LeadmagnetError, PermanentError
+from leadmagnet.common.errors import PermanentError
 from leadmagnet.common.events import CloudEvent, spec_of
 from leadmagnet.common.events.runs import RunImagesProcessed
 from leadmagnet.common.funnels import (
@@ -27,7 +27,7 @@ from leadmagnet.common.funnels import (
     set_path,
     structure_mismatch,
 )
-from leadmagnet.common.jobflow import active_job, complete_job, job_failure_hook
+from leadmagnet.common.jobflow import active_job, complete_job, generate_text, job_failure_hook
 from leadmagnet.common.models import Job, JobStatus
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers import register_offline_builder
@@ -109,16 +109,7 @@ async def rewrite_funnel(
     tries = platform.settings.run_agent_attempts
     for n in range(1, tries + 1):
         started = time.monotonic()
-        try:
-            result = await platform.providers.text.generate_text(
-                agent_request(spec, funnel, problem)
-            )
-        except LeadmagnetError as e:
-            spent = getattr(e, "cost", None)
-            if spent is not None:  # failed calls cost money too
-                await platform.jobs.add_cost(job.job_id, spent)
-            raise
-        await platform.jobs.add_cost(job.job_id, result.cost)
+        result = await generate_text(platform, job.job_id, agent_request(spec, funnel, problem))
         usage = result.cost.usage
         await platform.jobs.log(
             job.job_id,

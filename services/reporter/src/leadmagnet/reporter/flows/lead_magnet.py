@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from leadmagnet.common.consumer import MessageContext, Route, Routes
-from leadmagnet.common.errors import LeadmagnetError, PermanentError, TransientError
+from leadmagnet.common.errors import PermanentError, TransientError
 from leadmagnet.common.events import CloudEvent, spec_of
 from leadmagnet.common.events.jobs import JobRequested, ReportGenerated
 from leadmagnet.common.ids import stable_id
-from leadmagnet.common.jobflow import active_job, job_failure_hook
+from leadmagnet.common.jobflow import active_job, generate_text, job_failure_hook
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobStatus
 from leadmagnet.common.platform import Platform
@@ -42,14 +42,7 @@ async def write_report(platform: Platform, job: Job, attempt: int) -> dict[str, 
         raise PermanentError(f"workflow {job.workflow_id} not found", code="unknown_workflow")
     fields = await platform.submissions.fields(job.submission_id)
     request = build_report_request(workflow, fields)
-    try:
-        result = await platform.providers.text.generate_text(request)
-    except LeadmagnetError as e:
-        spent = getattr(e, "cost", None)
-        if spent is not None:  # failed calls cost money too
-            await platform.jobs.add_cost(job.job_id, spent)
-        raise
-    await platform.jobs.add_cost(job.job_id, result.cost)
+    result = await generate_text(platform, job.job_id, request)
     markdown = result.text.strip()
     if not markdown:
         raise TransientError("the model returned an empty report", code="empty_output")

@@ -1,0 +1,172 @@
+"""Product-kit lifecycle shared by its stages: progress messages (timeline + ``job.progress`` on
+the topic, both with the seed's message types) and the join of the parallel branches.
+
+The join is a DynamoDB string set on the job item: each branch ADDs its name (idempotent, so a
+duplicate delivery changes nothing) and the one that sees every branch in the set completes the
+job (itself guarded: a job completes once). Branches can finish in any order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .consumer import FailedMessage, FailureHook, MessageContext, Route
+from .dynamo import values
+from .errors import ConflictError
+from .events import CloudEvent
+from .events.products import JobProgress, ProductConfirmed, ProgressType
+from .ids import stable_id
+from .jobflow import active_job, complete_job, job_failure_hook
+from .logging import get_logger
+from .models import Job, JobStatus
+from .products import BRANCHES, PRODUCT_KIND, ProductPreferences
+
+if TYPE_CHECKING:
+    from .platform import Platform
+
+log = get_logger()
+
+
+async def report_progress(
+    platform: Platform,
+    job_id: str,
+    tenant_id: str,
+    type_: ProgressType,
+    message: str,
+    *,
+    progress: int,
+    stage: str,
+    payload: dict[str, Any] | None = None,
+    status: JobStatus | None = None,
+    expected_status: set[JobStatus] | None = None,
+    set_fields: dict[str, Any] | None = None,
+) -> None:
+    """One progress step: a timeline entry (what SSE streams) and the same message on the topic
+    (a stable event id per step, so a redone step is recognisably the same event)."""
+    await platform.jobs.record(
+        job_id,
+        type_,
+        message,
+        status=status,
+        stage=stage,
+        data={"progress": progress, **({"payload": payload} if payload else {})},
+        expected_status=expected_status,
+        set_fields=set_fields,
+    )
+    await platform.bus.publish(
+        platform.bus.event(
+            JobProgress(
+                job_id=job_id,
+                tenant_id=tenant_id,
+                kind=PRODUCT_KIND,
+                type=type_,
+                stage=stage,
+                progress=progress,
+                payload={"jobId": job_id, **(payload or {})},
+            ),
+            subject=job_id,
+            tenant_id=tenant_id,
+            event_id=stable_id("evt", job_id, "job.progress", type_, stage),
+        )
+    )
+
+
+async def finish_branch(platform: Platform, job_id: str, branch: str) -> bool:
+    """Mark one branch done; complete the job when all are. True if the job is complete."""
+    item = await platform.jobs.jobs.update(
+        {"job_id": job_id},
+        UpdateExpression="ADD branches_done :b",
+        ConditionExpression="attribute_exists(job_id)",
+        ExpressionAttributeValues=values(b={branch}),
+        ReturnValues="ALL_NEW",
+    )
+    done = set(item.get("branches_done") or [])
+    log.info("kit.branch_done", job_id=job_id, branch=branch, done=sorted(done))
+    if not done >= set(BRANCHES):
+        return False
+    job = await platform.jobs.require(job_id)
+    if job.status is JobStatus.FAILED:
+        log.warning("kit.join_after_failure", job_id=job_id)
+        return False
+    artifacts = await platform.artifacts.list_for_job(job_id)
+    assets = {a.kind: sorted(x.s3_key for x in artifacts if x.kind == a.kind) for a in artifacts}
+    try:
+        await complete_job(
+            platform,
+            job_id,
+            output_key=f"generated/{job_id}/content.json",
+            message="kit complete",
+            data={"assets": {k: len(v) for k, v in sorted(assets.items())}},
+        )
+    except ConflictError:
+        return False  # failed in the meantime: the failure stands
+    await platform.bus.publish(
+        platform.bus.event(
+            JobProgress(
+                job_id=job_id,
+                tenant_id=job.tenant_id,
+                kind=PRODUCT_KIND,
+                type="job.complete",
+                stage="complete",
+                progress=100,
+                payload={"jobId": job_id, "assets": assets},
+            ),
+            subject=job_id,
+            tenant_id=job.tenant_id,
+            event_id=stable_id("evt", job_id, "job.progress", "job.complete"),
+        )
+    )
+    return True
+
+
+def kit_failure_hook(platform: Platform, stage: str) -> FailureHook:
+    """Fail the job (as every flow does) and say so with the seed's ``job.error`` message."""
+    fail = job_failure_hook(platform, stage)
+
+    async def hook(failed: FailedMessage) -> None:
+        await fail(failed)
+        job = await platform.jobs.get(failed.subject) if failed.subject else None
+        if job is None or job.kind != PRODUCT_KIND or job.status is not JobStatus.FAILED:
+            return
+        await platform.bus.publish(
+            platform.bus.event(
+                JobProgress(
+                    job_id=job.job_id,
+                    tenant_id=job.tenant_id,
+                    kind=PRODUCT_KIND,
+                    type="job.error",
+                    stage=stage,
+                    progress=100,
+                    payload={"jobId": job.job_id, "error": job.error_message or ""},
+                ),
+                subject=job.job_id,
+                tenant_id=job.tenant_id,
+                event_id=stable_id("evt", job.job_id, "job.progress", "job.error"),
+            )
+        )
+
+    return hook
+
+
+BranchWork = Callable[["Platform", Job, ProductPreferences], Awaitable[dict[str, Any]]]
+
+
+def branch_route(platform: Platform, branch: str, work: BranchWork) -> Route:
+    """The ``product.confirmed`` handler of one parallel branch: its work once per kit (the
+    stage's idempotency lease), then the join."""
+
+    async def on_confirmed(ctx: MessageContext, event: CloudEvent[Any]) -> None:
+        data: ProductConfirmed = event.data
+        job = await active_job(platform, data.job_id, data.tenant_id)
+        if job is None:
+            return
+        prefs = ProductPreferences.model_validate(
+            {**(job.data.get("preferences") or {}), **data.preferences}
+        )
+        await platform.idempotency.run_once(
+            f"kit-{branch}#{job.job_id}", ctx, lambda: work(platform, job, prefs)
+        )
+        await finish_branch(platform, job.job_id, branch)
+
+    return Route(on_confirmed, kit_failure_hook(platform, branch))

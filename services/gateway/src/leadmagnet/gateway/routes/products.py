@@ -1,0 +1,221 @@
+"""Product marketing kits (seed 002): presigned uploads, starting a kit, confirming its analysis.
+
+The browser uploads straight to S3 with a presigned POST whose policy enforces the size range
+and the content type; the imager then checks the real bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Literal
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, Field
+
+from leadmagnet.common.errors import ConflictError
+from leadmagnet.common.events.products import ProductConfirmed, ProductRequested
+from leadmagnet.common.ids import new_job_id
+from leadmagnet.common.logging import get_logger
+from leadmagnet.common.models import Job, JobStatus
+from leadmagnet.common.products import (
+    ALLOWED_TYPES,
+    MAX_UPLOAD_BYTES,
+    PRODUCT_KIND,
+    UPLOAD_URL_SECONDS,
+    ProductPreferences,
+    safe_filename,
+)
+
+from ..api import ApiContext, ErrorDetail, HTTPError, Strict
+from ..enqueue import publish_first_event
+from ..views import status_url
+from . import api
+
+log = get_logger()
+TAGS = ("product kits",)
+
+
+class UploadRequest(Strict):
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: Literal["image/jpeg", "image/png", "image/webp"] = Field(
+        description="JPEG, PNG or WebP; the upload must carry exactly this type."
+    )
+    size: int = Field(gt=0, le=MAX_UPLOAD_BYTES, description="Bytes; at most 10 MB.")
+
+
+class PresignedPost(BaseModel):
+    url: str
+    fields: dict[str, str] = Field(description="Form fields to send before the file field.")
+
+
+class UploadTicket(BaseModel):
+    s3_key: str
+    upload: PresignedPost = Field(description="POST multipart/form-data: fields, then 'file'.")
+    expires_at: datetime
+    max_bytes: int
+
+
+class KitCreate(Strict):
+    kind: Literal["product_marketing"]
+    s3_key: str = Field(min_length=1, max_length=512)
+    preferences: ProductPreferences = Field(default_factory=ProductPreferences)
+    auto_confirm: bool = Field(
+        False, description="Go on to generation without waiting for POST .../confirm."
+    )
+
+
+class KitAccepted(BaseModel):
+    job_id: str
+    status: str
+    status_url: str
+    events_url: str
+
+
+class KitConfirm(Strict):
+    preferences: ProductPreferences | None = None
+
+
+@api.route(
+    "POST",
+    "/v1/uploads",
+    summary="A presigned upload for a product photo",
+    tags=TAGS,
+    auth=True,
+    status=201,
+    request=UploadRequest,
+    response=UploadTicket,
+)
+async def create_upload(ctx: ApiContext) -> UploadTicket:
+    body: UploadRequest = ctx.body
+    tenant = ctx.require_tenant()
+    key = f"uploads/{tenant}/{int(time.time() * 1000)}-{safe_filename(body.filename)}"
+    post = await ctx.platform.aws.s3.generate_presigned_post(
+        Bucket=ctx.platform.resources.bucket("uploads"),
+        Key=key,
+        Fields={"Content-Type": body.content_type},
+        Conditions=[
+            {"Content-Type": body.content_type},
+            ["content-length-range", 1, MAX_UPLOAD_BYTES],
+        ],
+        ExpiresIn=UPLOAD_URL_SECONDS,
+    )
+    return UploadTicket(
+        s3_key=key,
+        upload=PresignedPost(url=post["url"], fields=post["fields"]),
+        expires_at=datetime.fromtimestamp(time.time() + UPLOAD_URL_SECONDS, UTC),
+        max_bytes=MAX_UPLOAD_BYTES,
+    )
+
+
+@api.route(
+    "POST",
+    "/v1/jobs",
+    summary="Start a product marketing kit from an uploaded photo",
+    tags=TAGS,
+    auth=True,
+    status=202,
+    request=KitCreate,
+    response=KitAccepted,
+    errors=(503,),
+)
+async def create_kit(ctx: ApiContext) -> KitAccepted:
+    body: KitCreate = ctx.body
+    tenant = ctx.require_tenant()
+    platform = ctx.platform
+    if not body.s3_key.startswith(f"uploads/{tenant}/"):
+        raise HTTPError(
+            422,
+            "not_your_upload",
+            "s3_key must be a key returned by POST /v1/uploads for this API key",
+            [ErrorDetail(loc="body.s3_key", message="not an upload of this tenant")],
+        )
+    try:
+        head = await platform.aws.s3.head_object(
+            Bucket=platform.resources.bucket("uploads"), Key=body.s3_key
+        )
+    except ClientError:
+        raise HTTPError(
+            422,
+            "upload_missing",
+            "nothing was uploaded under this key (yet): upload the photo first",
+            [ErrorDetail(loc="body.s3_key", message="no such upload")],
+        ) from None
+    declared = str(head.get("ContentType") or "")
+    if declared not in ALLOWED_TYPES:
+        raise HTTPError(
+            422,
+            "bad_type",
+            f"the upload is {declared or 'untyped'}; JPEG, PNG or WebP only",
+            [ErrorDetail(loc="body.s3_key", message="unsupported content type")],
+        )
+    job = Job(
+        job_id=new_job_id(),
+        tenant_id=tenant,
+        kind=PRODUCT_KIND,
+        data={
+            "s3_key": body.s3_key,
+            "filename": body.s3_key.rsplit("/", 1)[-1],
+            "preferences": body.preferences.model_dump(),
+            "auto_confirm": body.auto_confirm,
+        },
+    )
+    await platform.jobs.create(job, message="kit requested")
+    event = platform.bus.event(
+        ProductRequested(job_id=job.job_id, tenant_id=tenant, s3_key=body.s3_key),
+        subject=job.job_id,
+        tenant_id=tenant,
+    )
+    await publish_first_event(platform, event, job.job_id, "kit")
+    url = status_url(platform, job.job_id)
+    return KitAccepted(
+        job_id=job.job_id, status=job.status.value, status_url=url, events_url=f"{url}/events"
+    )
+
+
+@api.route(
+    "POST",
+    "/v1/jobs/{job_id}/confirm",
+    summary="Confirm a kit's analysis (optionally with new preferences) and generate",
+    tags=TAGS,
+    auth=True,
+    status=202,
+    request=KitConfirm,
+    response=KitAccepted,
+    errors=(404, 409),
+)
+async def confirm_kit(ctx: ApiContext) -> KitAccepted:
+    platform = ctx.platform
+    job_id = ctx.path["job_id"]
+    job = await platform.jobs.get(job_id) if len(job_id) <= 64 else None
+    if job is None or job.tenant_id != ctx.require_tenant() or job.kind != PRODUCT_KIND:
+        raise HTTPError(404, "job_not_found", "no such kit")
+    body: KitConfirm = ctx.body
+    prefs = body.preferences.model_dump() if body.preferences else {}
+    try:
+        await platform.jobs.record(
+            job_id,
+            "job.confirmed",
+            "analysis confirmed",
+            status=JobStatus.PROCESSING,
+            stage="confirmed",
+            expected_status={JobStatus.AWAITING_CONFIRMATION},
+            set_fields={"data.preferences": {**job.data.get("preferences", {}), **prefs}},
+        )
+    except ConflictError:
+        raise HTTPError(
+            409,
+            "not_awaiting_confirmation",
+            f"the kit is {job.status.value}; only a kit awaiting confirmation can be confirmed",
+        ) from None
+    await platform.bus.publish(
+        platform.bus.event(
+            ProductConfirmed(job_id=job_id, tenant_id=job.tenant_id, preferences=prefs),
+            subject=job_id,
+            tenant_id=job.tenant_id,
+        )
+    )
+    url = status_url(platform, job_id)
+    return KitAccepted(
+        job_id=job_id, status="processing", status_url=url, events_url=f"{url}/events"
+    )
