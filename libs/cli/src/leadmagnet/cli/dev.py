@@ -19,6 +19,7 @@ from leadmagnet.common.settings import Settings
 
 from .demo import Demo, seed_demo
 from .devstack import ServiceStack
+from .embedded_aws import start_moto
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -34,17 +35,6 @@ def _endpoint_up(url: str) -> bool:
             return True
     except OSError as e:
         return hasattr(e, "code")  # an HTTP error still means something is listening
-
-
-def start_moto(port: int) -> tuple[str, object]:
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    return f"http://127.0.0.1:{port}", server
 
 
 async def _prepare(settings: Settings) -> Demo:

@@ -146,7 +146,7 @@ def _jobs_show(args: argparse.Namespace) -> int:
 def _moto(args: argparse.Namespace) -> int:
     import threading
 
-    from .dev import start_moto
+    from .embedded_aws import start_moto
 
     endpoint, _server = start_moto(args.port)
     print(f"moto server on {endpoint} (Ctrl-C stops it)", flush=True)

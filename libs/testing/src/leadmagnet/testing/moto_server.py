@@ -20,6 +20,8 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
+from leadmagnet.cli.embedded_aws import make_dynamodb_atomic
+
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -120,6 +122,7 @@ class _CountingMotoServer(ThreadedMotoServer):
 def moto_server(port: int = 0, *, counter: AwsCallCounter | None = None) -> Iterator[str]:
     """Start a threaded moto server; yield its endpoint URL. With ``counter``, every API call it
     serves is counted (benchmarks)."""
+    make_dynamodb_atomic()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     address = {"ip_address": "127.0.0.1", "port": port or free_port(), "verbose": False}
     server = _CountingMotoServer(counter, **address) if counter else ThreadedMotoServer(**address)
