@@ -14,11 +14,12 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-unit test-integration lint format typecheck events bench clean
+.PHONY: help install run test test-unit test-integration test-localstack lint format typecheck events bench clean
 
 help:
 	@echo "make run    - install, start embedded AWS + all services + demo data (Ctrl-C stops)"
 	@echo "make test   - install and run the whole test suite (what CI runs)"
+	@echo "make test-localstack - the suite against LocalStack 4.9.2 (no Docker) + moto for DynamoDB"
 	@echo "make lint   - ruff (lint + format check) and mypy on libs/common"
 	@echo "make bench  - benchmarks; figures go to docs/benchmarks.md"
 	@echo "make events - regenerate docs/events (JSON Schemas, AsyncAPI, catalogue)"
@@ -48,6 +49,11 @@ test-unit: install
 
 test-integration: install
 	$(VENV)/bin/pytest -m integration $(PYTEST_ARGS)
+
+# Compatibility run: LocalStack (host mode, installed on first use) for SQS/SNS/S3/SES/Secrets
+# Manager/STS and a moto server for DynamoDB, both started and stopped by the script.
+test-localstack: install
+	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/test-localstack.sh
 
 lint: install
 	$(VENV)/bin/ruff check .

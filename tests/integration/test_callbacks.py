@@ -245,3 +245,90 @@ async def test_admin_api_declares_gates_and_refuses_unsafe_call_targets(
     created = resp.json()
     assert created["await_callback"]["timeout_seconds"] == 259200
     assert created["webhook_secret"].startswith("whsec_")  # signs callbacks too
+
+
+async def test_external_ids_are_per_tenant(api: GatewayClient, platform: Platform) -> None:
+    """Finding 7: tenant B waiting for ``X`` neither blocks tenant A's gate for ``X`` nor
+    receives A's answer; each tenant's callback (key or signature) reaches its own job."""
+    gate = CallbackGate(external_id_field="company", timeout_seconds=3600)
+    a, b = await gated_demo(platform, gate), await gated_demo(platform, gate)
+    story = ext_id()
+    job_b = await submit(api, b, story)
+    assert (await api.wait_job(job_b, ("awaiting_callback", "failed")))["status"] == (
+        "awaiting_callback"
+    )
+    job_a = await submit(api, a, story)
+    waiting_a = await api.wait_job(job_a, ("awaiting_callback", "failed"))
+    assert waiting_a["status"] == "awaiting_callback", waiting_a["error_message"]
+
+    resp = await callback(api, {"external_id": story, "status": "success"}, key=a.api_key)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["job_id"] == job_a
+    assert (await api.wait_job(job_a))["status"] == "completed"
+    assert (await api.job(job_b))["status"] == "awaiting_callback"  # untouched
+
+    assert b.webhook_secret
+    body = {"external_id": story, "status": "failure", "message": "B said no"}
+    resp = await callback(api, body, secret=b.webhook_secret)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["job_id"] == job_b
+    assert (await api.wait_job(job_b))["error_message"] == "B said no"
+    assert (await api.job(job_a))["status"] == "completed"
+
+
+async def test_a_second_job_with_the_same_external_id_in_one_tenant_fails_clearly(
+    api: GatewayClient, platform: Platform
+) -> None:
+    """Within a tenant one job at a time waits for an id: the second fails with
+    ``external_id_in_use`` (the first keeps its gate); once answered, the id is free again."""
+    demo = await gated_demo(
+        platform, CallbackGate(external_id_field="company", timeout_seconds=3600)
+    )
+    story = ext_id()
+    first = await submit(api, demo, story)
+    assert (await api.wait_job(first, ("awaiting_callback", "failed")))["status"] == (
+        "awaiting_callback"
+    )
+    second = await api.wait_job(await submit(api, demo, story))
+    assert second["status"] == "failed"
+    assert second["error_code"] == "external_id_in_use"
+    assert "already awaited by another job" in second["error_message"]
+    assert first not in second["error_message"]  # the other job's capability stays private
+    assert (await api.job(first))["status"] == "awaiting_callback"
+
+    resp = await callback(api, {"external_id": story, "status": "success"}, key=demo.api_key)
+    assert resp.json()["job_id"] == first
+    third = await submit(api, demo, story)
+    assert (await api.wait_job(third, ("awaiting_callback", "failed")))["status"] == (
+        "awaiting_callback"
+    )
+
+
+async def test_callbacks_authenticate_before_telling_anything(
+    api: GatewayClient, platform: Platform
+) -> None:
+    """Finding 8: a pending id and an unknown one get the same answers — 401 without valid
+    credentials (none, a bad key, a forged signature), 404 with another tenant's key."""
+    demo = await gated_demo(
+        platform, CallbackGate(external_id_field="company", timeout_seconds=3600)
+    )
+    pending = ext_id()
+    job_id = await submit(api, demo, pending)
+    await api.wait_job(job_id, ("awaiting_callback", "failed"))
+    other = await seed_demo(platform, slug=f"other-{secrets.token_hex(4)}")
+    forged = "whsec_" + "Zm9yZ2VkLXNlY3JldC1mb3JnZWQtc2VjcmV0"
+
+    async def answers(external_id: str) -> list[tuple[int, Any]]:
+        body = {"external_id": external_id, "status": "success"}
+        out = []
+        for kwargs in ({}, {"key": "lm_not-a-real-key"}, {"secret": forged}):
+            resp = await callback(api, body, **kwargs)
+            out.append((resp.status_code, resp.json()))
+        resp = await callback(api, body, key=other.api_key)
+        out.append((resp.status_code, resp.json()))
+        return out
+
+    known, unknown = await answers(pending), await answers(ext_id())
+    assert known == unknown
+    assert [code for code, _ in known] == [401, 401, 401, 404]
+    assert (await api.job(job_id))["status"] == "awaiting_callback"

@@ -393,3 +393,85 @@ async def test_chatkit_thread_is_the_transcript_source(
     await wait_state(api, slug, thread, lambda s: s["state"] == "sent")
     [message] = emails_for(marker)
     assert "Great, we'll call you." in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def test_contact_details_come_only_from_the_customers_words(
+    api: GatewayClient, channel: str, fake_llm: Any, platform: Platform
+) -> None:
+    """Finding 11: whatever the model answers, a phone the customer did not write is dropped
+    (no SMS link); one the customer wrote is the one the SMS link texts."""
+    marker = f"cont{secrets.token_hex(4)}"
+    # The model invents a phone (and borrows the assistant's) for an e-mail-only customer.
+    fake_llm.add_rule(
+        match=f"{marker}_mail",
+        reply={
+            "json": summary(
+                phone="+1 800 555 0000",
+                email="SAM@example.com",
+                summary="Sam (call +1 800 555 0000) wants his Mustang seats redone.",
+            )
+        },
+    )
+    mail_only = [
+        {"role": "assistant", "text": "Hello! Call us on +1 800 555 0000.", "time": OLD},
+        {
+            "role": "user",
+            "text": f"Hi, I'm Sam ({marker}_mail). Mustang seats please. sam@example.com",
+            "time": OLD,
+        },
+    ]
+    resp = await trigger(api, channel, f"cthr_{marker}_mail", mail_only)
+    assert resp.json()["status"] == "queued", resp.text
+    await wait_state(api, channel, f"cthr_{marker}_mail", lambda s: s["state"] == "sent")
+    [message] = emails_for(f"{marker}_mail")
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    head = plain.split("Full transcript:")[0]
+    assert "/s/" not in plain  # no phone, no SMS link
+    assert "Phone: —" in head
+    assert "E-mail: sam@example.com" in head
+    assert "800 555 0000" not in head
+    assert "8005550000" not in head
+    assert "Text Sam back" not in message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
+    # The customer gives a phone, the model formats it differently: the link texts that number.
+    fake_llm.add_rule(
+        match=f"{marker}_tel", reply={"json": summary(phone="(555) 123-4567", email=None)}
+    )
+    await trigger(api, channel, f"cthr_{marker}_tel", chat(f"{marker}_tel"))
+    await wait_state(api, channel, f"cthr_{marker}_tel", lambda s: s["state"] == "sent")
+    [message] = emails_for(f"{marker}_tel")
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Phone: +15551234567" in plain
+    assert "E-mail: —" in plain  # the customer gave none
+    token = re.search(r"/s/([A-Za-z0-9_-]+)", plain).group(1)  # type: ignore[union-attr]
+    sms = await platform.leads.sms_token(token)
+    assert sms is not None
+    assert sms["phone"] == "+15551234567"
+    link = await api.client.get(f"{api.base}/s/{token}", headers={"accept": "text/html"})
+    assert link.headers["location"].startswith("sms:+15551234567?")
+
+
+async def test_subject_and_attachment_rows_carry_no_transcript_formatting(
+    api: GatewayClient, channel: str, fake_llm: Any
+) -> None:
+    marker = f"subj{secrets.token_hex(4)}"
+    fake_llm.add_rule(
+        match=marker,
+        reply={
+            "json": summary(
+                project=None,
+                request="Customer [2026-01-05T10:00:08.449000+00:00]: I need my seats redone",
+            )
+        },
+    )
+    photo = (await upload(api, channel, noise_png(5_000), "image/png", "front seat.png")).json()
+    await trigger(api, channel, f"cthr_{marker}", chat(marker, attachments=[photo["id"]]))
+    await wait_state(api, channel, f"cthr_{marker}", lambda s: s["state"] == "sent")
+    [message] = emails_for(marker)
+    assert (
+        message["Subject"] == "New lead for Craig's Auto Upholstery: Sam — I need my seats redone"
+    )
+    plain = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    # The customer's file name (chat() names it photo-0.png), in the list and the transcript.
+    assert f"Attachment: photo-0.png — {photo['preview_url']}" in plain
+    assert "\n  Attachment: photo-0.png\n" in plain

@@ -17,7 +17,7 @@ import pytest
 
 from leadmagnet.cli.demo import seed_demo
 from leadmagnet.common.events.runs import ImageElementResult, RunImagesProcessed, RunRequested
-from leadmagnet.common.funnels import structure_mismatch
+from leadmagnet.common.funnels import FunnelSettings, find_image_elements, structure_mismatch
 from leadmagnet.common.ids import stable_id
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers.base import Usage
@@ -155,7 +155,8 @@ async def test_run_rewrites_the_funnel_with_at_most_three_images_at_once(
 
     # Output: the template's structure, the agent's words, our image URLs.
     output = run["output"]
-    assert structure_mismatch(funnel, output) is None
+    images = frozenset(e.path for e in find_image_elements(funnel, FunnelSettings()))
+    assert structure_mismatch(funnel, output, exempt=images) is None
     assert output["headline"] == "Wake up rested"
     assert output["cta"]["cta_url"] == "https://shop.example/buy"  # a link, not an image
     results = {r["element_id"]: r for r in run["imageProcessingResults"]}
@@ -313,6 +314,49 @@ async def test_a_changed_structure_is_retried_then_fails_the_run(
     assert len(warnings) == 3
     assert logs[-1]["level"] == "ERROR"
     assert logs[-1]["type"] == "job.failed"
+
+
+async def test_a_renamed_identifier_is_fed_back_then_fails_the_run(
+    runs: Runs, fake_llm: FakeLLMServer
+) -> None:
+    """Finding 12: ids, slugs, types and links are structure: a model that renames one gets the
+    difference as feedback; one that keeps renaming fails the run saying where."""
+    marker = secrets.token_hex(6)
+    funnel = funnel_json(marker, images=1)
+    funnel["pages"] = [
+        {"id": "landing", "slug": "start", "blocks": [{"type": "hero", "block_id": "b-1"}]}
+    ]
+    template_id = await runs.template(funnel)
+    renamed = rewritten(funnel)
+    renamed["pages"][0]["id"] = "landing-dreamy"
+    renamed["pages"][0]["blocks"][0]["type"] = "Hero section"
+    fake_llm.add_rule(match=image_rule(marker), reply={})
+    fake_llm.add_rule(match=f"once-{marker}", times=1, reply={"json": {"funnel": renamed}})
+    fake_llm.add_rule(match=f"once-{marker}", reply={"json": {"funnel": rewritten(funnel)}})
+    fake_llm.add_rule(match=f"always-{marker}", reply={"json": {"funnel": renamed}})
+
+    fixed = await runs.wait(await runs.start(template_id, f"once-{marker}"))
+    assert fixed["status"] == "completed", fixed["errorMessage"]
+    assert fixed["cost"]["details"]["agent"]["calls"] == 2
+    assert fixed["output"]["pages"] == funnel["pages"]
+    assert fixed["output"]["cta"]["cta_url"] == "https://shop.example/buy"
+    calls = [
+        r["body"]
+        for r in fake_llm.stats()["requests"]
+        if f"once-{marker}" in r["body"] and r["path"].endswith("/responses")
+    ]
+    assert len(calls) == 2
+    assert "pages[0].id: identifier changed" in calls[1]  # the feedback says where
+
+    failed = await runs.wait(await runs.start(template_id, f"always-{marker}"))
+    assert failed["status"] == "failed"
+    assert failed["errorCode"] == "structure_mismatch"
+    assert (
+        "pages[0].id: identifier changed from 'landing' to 'landing-dreamy'"
+        in failed["errorMessage"]
+    )
+    assert failed["output"] is None
+    assert failed["cost"]["details"]["agent"]["calls"] == 3
 
 
 async def test_failed_image_follows_the_run_policy(runs: Runs, fake_llm: FakeLLMServer) -> None:

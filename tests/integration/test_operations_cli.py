@@ -156,3 +156,119 @@ async def test_dlq_list_show_redrive_purge_and_job_timeline(
     unknown = cli(platform, "dlq", "list", "--queue", "nope")
     assert unknown.returncode == 2
     assert "reporter" in unknown.stderr
+
+
+async def test_dlq_purge_within_sqs_60_second_limit_still_empties_the_queue(
+    platform: Platform,
+) -> None:
+    """SQS allows one PurgeQueue per queue every 60 s: a second `dlq purge` inside that window
+    says so and deletes the messages batch by batch instead (exit 0, the queue ends empty).
+    moto enforces the limit like SQS; LocalStack does not by default (then it simply purges).
+    tests/unit/test_cli_errors.py covers the fallback against any endpoint."""
+    letters = platform.dead_letters
+    dlq_url = await platform.resources.queue_url("notifier", dlq=True)
+    for i in range(3):
+        await platform.aws.sqs.send_message(QueueUrl=dlq_url, MessageBody=f"first {i}")
+    first = cli(platform, "dlq", "purge", "--queue", "notifier", "--yes")
+    assert first.returncode == 0, first.stderr
+    for i in range(12):  # more than one receive batch
+        await platform.aws.sqs.send_message(QueueUrl=dlq_url, MessageBody=f"second {i}")
+    second = cli(platform, "dlq", "purge", "--queue", "notifier", "--yes")
+    assert second.returncode == 0, second.stderr
+    assert "Traceback" not in second.stderr
+    if "already in progress" in second.stdout:
+        assert "deleted 12 message(s)" in second.stdout, second.stdout
+    else:
+        assert "purged 12 message(s)" in second.stdout, second.stdout
+    assert await letters.count("notifier") == 0
+
+
+def _one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_cli_reports_an_aws_api_error_in_one_line(platform: Platform) -> None:
+    """A ClientError (here: the prefix's queues do not exist) is one line and exit 1."""
+    env = {**os.environ, "RESOURCE_PREFIX": f"missing{os.urandom(3).hex()}"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "leadmagnet.cli.main", "dlq", "list", "--queue", "reporter"],
+        env={**env, "LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    line = _one_line_error(proc)
+    assert line.startswith("leadmagnet dlq: AWS error:"), line
+    assert "GetQueueUrl" in line
+    assert "leadmagnet bootstrap" in line
+
+
+def test_cli_reports_an_unreachable_endpoint_in_one_line(tmp_path: Any) -> None:
+    from leadmagnet.testing.moto_server import free_port
+
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "leadmagnet.cli.main", "tenants", "create", "--name", "Nobody"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    line = _one_line_error(proc)
+    assert line.startswith("leadmagnet tenants: AWS error: Could not connect"), line
+
+
+async def test_tenants_create_with_only_a_local_endpoint_configured(
+    platform: Platform, tmp_path: Any
+) -> None:
+    """No credentials anywhere (clean environment, empty HOME): a loopback endpoint gets the
+    dummy credentials `make run` uses, so the command works as the README shows it."""
+    endpoints = {k: v for k, v in os.environ.items() if k.startswith("AWS_ENDPOINT_URL")}
+    assert endpoints, "the session's endpoint is exported by the aws_endpoint fixture"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "RESOURCE_PREFIX": platform.settings.resource_prefix,
+        **endpoints,
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "leadmagnet.cli.main", "tenants", "create", "--name", "Second"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    fields = dict(line.split(":", 1) for line in proc.stdout.splitlines() if ":" in line)
+    tenant_id = fields["tenant_id"].strip()
+    api_key = fields["api_key"].split()[0]
+    tenant = await platform.tenants.get(tenant_id)
+    assert tenant is not None
+    assert tenant.name == "Second"
+    assert await platform.tenants.authenticate(api_key) == tenant_id
+
+    # ...and a second key for it, as the README shows.
+    second = subprocess.run(
+        [sys.executable, "-m", "leadmagnet.cli.main", "tenants", "key", tenant_id, "--label", "b"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert second.returncode == 0, second.stderr
+    other_key = second.stdout.split(":", 1)[1].split()[0]
+    assert other_key != api_key
+    assert await platform.tenants.authenticate(other_key) == tenant_id

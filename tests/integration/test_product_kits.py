@@ -170,15 +170,24 @@ async def test_kit_from_upload_to_assets_with_confirmation_and_live_progress(
     assert result["analysis"]["method"] == "vision"
     assert result["analysis"]["confidence"] == 0.89
 
-    resp = await kits.post(
-        f"/v1/jobs/{job_id}/confirm",
-        {"preferences": {"platforms": ["ec", "facebook", "google-ads"], "tone": "playful"}},
+    # Two confirms at once: one wins; the loser is told what happened, not the stale state.
+    body = {"preferences": {"platforms": ["ec", "facebook", "google-ads"], "tone": "playful"}}
+    both = await asyncio.gather(
+        kits.post(f"/v1/jobs/{job_id}/confirm", body),
+        kits.post(f"/v1/jobs/{job_id}/confirm", body),
     )
-    assert resp.status_code == 202, resp.text
-    again = await kits.post(f"/v1/jobs/{job_id}/confirm", {})
-    assert again.status_code == 409
+    assert sorted(r.status_code for r in both) == [202, 409], [r.text for r in both]
+    loser = next(r for r in both if r.status_code == 409).json()["error"]
+    assert loser["code"] == "already_confirmed", loser
+    assert "this kit was already confirmed at " in loser["message"]
+    assert loser["message"].endswith("its generation is under way")
+    assert "awaiting_confirmation" not in loser["message"]
     job = await api.wait_job(job_id, within=90)
     assert job["status"] == "completed", job["error_message"]
+    late = (await kits.post(f"/v1/jobs/{job_id}/confirm", {})).json()["error"]
+    assert late["code"] == "already_completed", late
+    assert "already confirmed at" in late["message"]
+    assert "is complete" in late["message"]
 
     # The seed's layout.
     stored = sorted(a.s3_key for a in await platform.artifacts.list_for_job(job_id))
@@ -234,19 +243,69 @@ async def test_kit_from_upload_to_assets_with_confirmation_and_live_progress(
     assert seed[-1] == "job.complete"
     complete = messages[-1]
     assert complete["payload"]["jobId"] == job_id
+    # job.complete carries the seed's GeneratedAssets: URLs that fetch the stored files.
+    assets = complete["payload"]["assets"]
+    assert set(assets) == {"packages", "ads", "thumbnails", "content", "analysis", "expiresAt"}
+    assert [u.split("?")[0].rsplit("/", 1)[-1] for u in assets["packages"]] == [
+        "modern-v1.png",
+        "bold-v2.png",
+        "premium-v3.png",
+    ]
+    assert [u.split("?")[0].rsplit("/", 1)[-1] for u in assets["ads"]] == [
+        "facebook-1080x1080.png",
+        "google-1200x628.png",
+    ]
+    assert list(assets["thumbnails"]) == [
+        "modern-v1",
+        "bold-v2",
+        "premium-v3",
+        "facebook-1080x1080",
+        "google-1200x628",
+    ]
+    expires = datetime.fromisoformat(assets["expiresAt"])
+    ttl = platform.settings.artifact_url_ttl_seconds
+    assert abs((expires - datetime.now(UTC)).total_seconds() - ttl) < 300
+    async with httpx2.AsyncClient(timeout=30) as client:
+        fetched = await client.get(assets["packages"][1])
+        assert fetched.status_code == 200
+        assert fetched.content == await read_s3(
+            aws, platform, f"generated/{job_id}/packages/bold-v2.png"
+        )
+        thumb = await client.get(assets["thumbnails"]["google-1200x628"])
+        assert thumb.status_code == 200
+        assert thumb.content.startswith(b"RIFF")
+        copy = await client.get(assets["content"])
+        assert copy.status_code == 200
+        assert copy.json() == content
     analysis_seq = next(m["seq"] for m in messages if m["event"] == "job.analysis_complete")
     resumed = await sse(api, job_id, last=analysis_seq)
     assert [m["seq"] for m in resumed] == [m["seq"] for m in messages if m["seq"] > analysis_seq]
 
-    # The same messages on the topic, for other systems.
-    seen: list[str] = []
+    # The same messages on the topic, for other systems: same types, same payloads.
+    topic: list[dict[str, Any]] = []
     deadline = time.monotonic() + 20
-    while "job.complete" not in seen and time.monotonic() < deadline:
+    while not any(d["type"] == "job.complete" for d in topic) and time.monotonic() < deadline:
         got = await aws.sqs.receive_message(
             QueueUrl=progress_queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
         )
-        seen += [json.loads(m["Body"])["data"]["type"] for m in got.get("Messages", [])]
-    assert {"job.analyzing", "job.analysis_complete", "job.generating", "job.complete"} <= set(seen)
+        for m in got.get("Messages", []):
+            data = json.loads(m["Body"])["data"]
+            if data["job_id"] == job_id:
+                topic.append(data)
+    by_type = {(d["type"], d.get("stage")): d["payload"] for d in topic}
+    assert {t for t, _ in by_type} == {
+        "job.created",
+        "job.analyzing",
+        "job.analysis_complete",
+        "job.generating",
+        "job.complete",
+    }
+    for m in messages:
+        if m["event"]:
+            key = (m["event"], "complete" if m["event"] == "job.complete" else m["stage"])
+            if m["event"] == "job.created":
+                key = ("job.created", None)
+            assert by_type[key] == m["payload"], m["event"]
 
 
 async def test_basic_cv_analysis_when_the_vision_model_fails(
@@ -290,6 +349,10 @@ async def test_bad_photos_fail_the_kit_with_the_reason(
     job = await api.wait_job(job_id, within=60)
     assert job["status"] == "failed"
     assert problem in job["error_message"], job["error_message"]
+    late = (await kits.post(f"/v1/jobs/{job_id}/confirm", {})).json()["error"]
+    assert late["code"] == "kit_failed", late
+    assert problem in late["message"]
+    assert "start a new one" in late["message"]
 
 
 async def test_upload_policy_pins_size_and_type(kits: Kits) -> None:

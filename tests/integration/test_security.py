@@ -56,6 +56,11 @@ def auth(demo: Demo) -> dict[str, str]:
     return {"authorization": f"Bearer {demo.api_key}"}
 
 
+def workflow(demo: Demo) -> dict[str, str]:
+    """A valid workflow body (a workflow needs a template of its tenant)."""
+    return {"name": "w", "instructions": "x", "template_id": demo.template_id}
+
+
 async def test_outbound_targets_on_internal_addresses_are_refused(
     strict_gateway: str, demo: Demo
 ) -> None:
@@ -64,7 +69,7 @@ async def test_outbound_targets_on_internal_addresses_are_refused(
             webhook = await client.post(
                 f"{strict_gateway}/v1/workflows",
                 headers=auth(demo),
-                json={"name": "w", "instructions": "x", "webhook_url": target},
+                json={**workflow(demo), "webhook_url": target},
             )
             assert webhook.status_code == 422, (target, webhook.text)
             error = webhook.json()["error"]
@@ -74,8 +79,7 @@ async def test_outbound_targets_on_internal_addresses_are_refused(
                 f"{strict_gateway}/v1/workflows",
                 headers=auth(demo),
                 json={
-                    "name": "w",
-                    "instructions": "x",
+                    **workflow(demo),
                     "await_callback": {
                         "external_id_field": "company",
                         "calls": [{"name": "notify", "url": target}],
@@ -87,7 +91,7 @@ async def test_outbound_targets_on_internal_addresses_are_refused(
         ok = await client.post(
             f"{strict_gateway}/v1/workflows",
             headers=auth(demo),
-            json={"name": "w", "instructions": "x", "webhook_url": "https://93.184.215.14/hook"},
+            json={**workflow(demo), "webhook_url": "https://93.184.215.14/hook"},
         )
         assert ok.status_code == 201, ok.text
 

@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from leadmagnet.testing.terraform import TERRAFORM_DIR, Terraform, missing_prerequisites
+from leadmagnet.testing.terraform import (
+    TERRAFORM_DIR,
+    Terraform,
+    local_endpoint_variables,
+    missing_prerequisites,
+)
 
 
 @pytest.fixture(scope="session")
@@ -26,11 +31,21 @@ def plugin_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def local_deploy(
     terraform_ready: None, aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, dict[str, Any]]:
-    """``terraform apply`` of envs/local against the session's moto server: (prefix, outputs)."""
+    """``terraform apply`` of envs/local against the session's endpoint(s): (prefix, outputs).
+    With ``AWS_ENDPOINT_URL_<SERVICE>`` set (LocalStack + moto for DynamoDB), those services go
+    to their own endpoints, as the services do."""
     import secrets
 
     prefix = f"tf{secrets.token_hex(3)}"
     tf = Terraform(TERRAFORM_DIR / "envs" / "local", tmp_path_factory.mktemp("tf-local"))
     tf.init()
-    tf.apply({"endpoint": aws_endpoint, "resource_prefix": prefix})
+    tf.apply({**local_endpoint_variables(aws_endpoint), "resource_prefix": prefix})
     return prefix, tf.outputs()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint(aws_endpoint: str) -> str:
+    """Where DynamoDB is: its own SDK variable when set (LocalStack runs), else the endpoint."""
+    import os
+
+    return os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or aws_endpoint

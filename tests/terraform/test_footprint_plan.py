@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from leadmagnet.common.settings import Settings
@@ -26,7 +25,6 @@ provider "aws" {{
   skip_metadata_api_check     = true
   s3_use_path_style           = true
   endpoints {{
-    ec2 = "{endpoint}"
     sts = "{endpoint}"
     iam = "{endpoint}"
   }}
@@ -39,7 +37,8 @@ module "platform" {{
   lead_email_sender  = "leads@example.com"
   ses_domain         = "example.com"
   image              = "123456789012.dkr.ecr.us-east-1.amazonaws.com/leadmagnet:1.0.0"
-  vpc_id             = "{vpc_id}"
+  vpc_id             = "vpc-0123456789abcdef0"
+  vpc_cidr_block     = "10.20.0.0/16" # given: the plan makes no EC2 call
   private_subnet_ids = ["subnet-1", "subnet-2"]
   public_subnet_ids  = ["subnet-3", "subnet-4"]
   certificate_arn    = "arn:aws:acm:us-east-1:123456789012:certificate/abc"
@@ -57,15 +56,12 @@ module "platform" {{
 def plan(
     terraform_ready: None, aws_endpoint: str, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
-    ec2 = boto3.client("ec2", endpoint_url=aws_endpoint, region_name="us-east-1")
-    vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     root = tmp_path_factory.mktemp("tf-plan-root")
     (root / "main.tf").write_text(
         ROOT.format(
             endpoint=aws_endpoint,
             # A relative "../" source keeps the modules one package (absolute paths split them).
             platform=os.path.relpath(TERRAFORM_DIR / "modules" / "platform", root),
-            vpc_id=vpc_id,
         )
     )
     tf = Terraform(root, root)

@@ -20,13 +20,18 @@ from leadmagnet.common.settings import Settings
 from leadmagnet.common.topology import load_topology
 from leadmagnet.testing.client import GatewayClient
 from leadmagnet.testing.moto_server import free_port
-from leadmagnet.testing.terraform import CLI_CONFIG, TERRAFORM_DIR, Terraform
+from leadmagnet.testing.terraform import (
+    CLI_CONFIG,
+    LOCAL_ENDPOINT_VARIABLES,
+    TERRAFORM_DIR,
+    Terraform,
+)
 from leadmagnet.testing.topology_snapshot import describe_topology
 
 pytestmark = [pytest.mark.terraform, pytest.mark.integration]
 
 ENVS = ("local", "dev", "prod")
-SDK_VARIABLES = {"AWS_ENDPOINT_URL", "AWS_REGION"}
+SDK_VARIABLES = {"AWS_ENDPOINT_URL", "AWS_REGION"} | set(LOCAL_ENDPOINT_VARIABLES.values())
 
 
 def test_fmt_is_clean(terraform_ready: None) -> None:
@@ -79,10 +84,10 @@ def test_apply_matches_the_python_bootstrap(
 
 
 def test_tables_have_recovery_and_encryption(
-    local_deploy: tuple[str, dict[str, Any]], aws_endpoint: str
+    local_deploy: tuple[str, dict[str, Any]], dynamodb_endpoint: str
 ) -> None:
     prefix, _ = local_deploy
-    ddb = boto3.client("dynamodb", endpoint_url=aws_endpoint, region_name="us-east-1")
+    ddb = boto3.client("dynamodb", endpoint_url=dynamodb_endpoint, region_name="us-east-1")
     for table in load_topology().tables:
         backups = ddb.describe_continuous_backups(TableName=f"{prefix}-{table}")
         pitr = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
@@ -145,7 +150,7 @@ async def test_services_run_a_job_on_the_terraform_resources(
             stack.start(service, {**envs[service], **fast, "GATEWAY_PORT": str(stack.gateway_port)})
         stack.wait_ready()
         settings = Settings(
-            **{k.lower(): v for k, v in envs["gateway"].items() if k != "AWS_ENDPOINT_URL"}
+            **{k.lower(): v for k, v in envs["gateway"].items() if k not in SDK_VARIABLES}
         )
         assert settings.resource_prefix == prefix
         async with Platform.open(settings, "tests") as platform:

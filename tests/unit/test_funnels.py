@@ -117,6 +117,112 @@ def test_offline_agent_keeps_structure_and_urls() -> None:
     assert answer.funnel["flags"] == FUNNEL["flags"]
 
 
+PAGES = {
+    "pages": [
+        {
+            "id": "landing",
+            "slug": "start",
+            "title": "Welcome",
+            "theme": {"primary": "#1d3557", "name": "Calm"},
+            "blocks": [
+                {"type": "hero", "block_id": "b-1", "text": "Sleep better", "order": 1},
+                {"type": "cta", "elementId": 7, "label": "Buy", "href": "/checkout"},
+                {"kind": "form", "key": "lead", "success_url": "https://shop.example/thanks"},
+            ],
+            "section_ids": ["s1", "s2"],
+            "contact": "mailto:hello@shop.example",
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (
+            ("pages", 0, "id"),
+            "landing-rewritten",
+            "pages[0].id: identifier changed from 'landing' to 'landing-rewritten'",
+        ),
+        (
+            ("pages", 0, "slug"),
+            "begin",
+            "pages[0].slug: identifier changed from 'start' to 'begin'",
+        ),
+        (
+            ("pages", 0, "blocks", 0, "type"),
+            "banner",
+            "pages[0].blocks[0].type: identifier changed",
+        ),
+        (
+            ("pages", 0, "blocks", 0, "block_id"),
+            "b-1 [offline draft]",
+            "pages[0].blocks[0].block_id: ",
+        ),
+        (
+            ("pages", 0, "blocks", 1, "elementId"),
+            8,
+            "pages[0].blocks[1].elementId: identifier changed",
+        ),
+        (("pages", 0, "blocks", 1, "href"), "/buy", "pages[0].blocks[1].href: identifier changed"),
+        (
+            ("pages", 0, "blocks", 2, "kind"),
+            "survey",
+            "pages[0].blocks[2].kind: identifier changed",
+        ),
+        (("pages", 0, "blocks", 2, "key"), "LEAD", "pages[0].blocks[2].key: identifier changed"),
+        (
+            ("pages", 0, "blocks", 2, "success_url"),
+            "https://evil.example/",
+            "success_url: identifier",
+        ),
+        (("pages", 0, "section_ids", 1), "s3", "pages[0].section_ids[1]: identifier changed"),
+        (("pages", 0, "contact"), "mailto:x@evil.example", "pages[0].contact: identifier changed"),
+        (
+            ("pages", 0, "theme", "primary"),
+            "dark blue",
+            "pages[0].theme.primary: expected a colour",
+        ),
+    ],
+)
+def test_a_changed_identifier_is_a_structure_mismatch_saying_where(
+    path: tuple[str | int, ...], value: object, expected: str
+) -> None:
+    changed = json.loads(json.dumps(PAGES))
+    set_path(changed, path, value)
+    problem = structure_mismatch(PAGES, changed)
+    assert problem is not None
+    assert expected in problem
+
+
+def test_text_names_and_colours_may_change_and_image_elements_are_exempt() -> None:
+    changed = json.loads(json.dumps(PAGES))
+    page = changed["pages"][0]
+    page["title"] = "Hello there"
+    page["theme"] = {"primary": "#ffaa00", "name": "Warm"}  # a brand's colour, a display name
+    page["blocks"][0]["text"] = "Wake up rested"
+    page["blocks"][0]["order"] = 2  # a number that is not an identifier
+    assert structure_mismatch(PAGES, changed) is None
+    moved = json.loads(json.dumps(FUNNEL))
+    moved["hero"]["background_image_url"] = "https://model.example/x.png"
+    assert structure_mismatch(FUNNEL, moved) is not None
+    exempt = frozenset(e.path for e in find_image_elements(FUNNEL, FunnelSettings()))
+    assert structure_mismatch(FUNNEL, moved, exempt=exempt) is None
+
+
+def test_offline_agent_keeps_every_identifier() -> None:
+    answer = offline_answer(agent_request(_spec(), PAGES, None))
+    assert structure_mismatch(PAGES, answer.funnel) is None
+    page = answer.funnel["pages"][0]
+    assert (page["id"], page["slug"], page["section_ids"]) == ("landing", "start", ["s1", "s2"])
+    assert [b.get("type") for b in page["blocks"]] == ["hero", "cta", None]
+    assert page["blocks"][0]["block_id"] == "b-1"
+    assert page["blocks"][1]["href"] == "/checkout"
+    assert page["blocks"][2]["key"] == "lead"
+    assert page["theme"]["primary"] == "#1d3557"
+    assert page["title"] == "Welcome [offline draft]"  # text is still visibly a draft
+
+
 def _spec():  # type: ignore[no-untyped-def]
     from leadmagnet.common.funnels import RunSpec
 

@@ -63,3 +63,37 @@ def test_money_formatting_is_exact() -> None:
     assert micros_to_usd(79_200) == "0.079200"
     assert micros_to_usd(1) == "0.000001"
     assert usd_to_micros("0.15") == 150_000
+
+
+def test_bedrock_text_models_per_million_tokens() -> None:
+    prices = load_prices()
+    million = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    for model, (price_in, price_out) in {
+        "anthropic.claude-sonnet-4-5-20250929-v1:0": ("3.00", "15.00"),
+        "amazon.nova-pro-v1:0": ("0.80", "3.20"),
+        "amazon.nova-lite-v1:0": ("0.06", "0.24"),
+        "amazon.nova-micro-v1:0": ("0.035", "0.14"),
+    }.items():
+        micros, version = prices.cost_of(million, model, "text")
+        assert micros == usd_to_micros(price_in) + usd_to_micros(price_out), model
+        assert version == prices.version
+
+
+def test_nova_canvas_per_image_by_quality_and_size_tier() -> None:
+    prices = load_prices()
+
+    def cost(quality: str, size: str) -> str:
+        usage = Usage(images=1, image_quality=quality, image_size=size)  # type: ignore[arg-type]
+        return micros_to_usd(prices.cost_of(usage, "amazon.nova-canvas-v1:0", "image")[0])
+
+    assert cost("standard", "1024x1024") == "0.040000"
+    assert cost("hd", "1024x1024") == "0.060000"  # Nova Canvas "premium"
+    assert cost("standard", "1536x1024") == "0.060000"  # above 1024x1024: the 2048x2048 tier
+    assert cost("hd", "1024x1536") == "0.080000"
+    assert cost("standard", "512x512") == "0.040000"
+
+
+def test_size_tiers_only_apply_to_tables_that_have_them() -> None:
+    prices = load_prices()
+    usage = Usage(images=1, image_quality="standard", image_size="1536x1024")
+    assert prices.cost_of(usage, "gpt-image-1", "image")[0] == usd_to_micros("0.04")

@@ -11,11 +11,13 @@ import pytest
 from PIL import Image
 
 from leadmagnet.common.errors import PermanentError
+from leadmagnet.common.events.products import GeneratedAssets, JobProgress
 from leadmagnet.common.products import (
     LIMITS,
     ProductCopy,
     basic_cv_analysis,
     fit_limits,
+    kit_asset_keys,
     over_limit,
     safe_filename,
     trim_words,
@@ -124,3 +126,56 @@ def test_upload_names_are_made_safe() -> None:
     assert safe_filename("../../etc/passwd") == "passwd"
     assert safe_filename("my photo (1).PNG") == "my-photo-1-.PNG"
     assert safe_filename("...") == "upload"
+
+
+def test_kit_assets_take_the_seeds_generated_assets_shape() -> None:
+    job = "job_x"
+    stored = [
+        f"generated/{job}/ads/google-1200x628.png",
+        f"generated/{job}/ads/facebook-1080x1080.png",
+        f"generated/{job}/analysis.json",
+        f"generated/{job}/content.json",
+        f"generated/{job}/packages/premium-v3.png",
+        f"generated/{job}/packages/bold-v2.png",
+        f"generated/{job}/packages/modern-v1.png",
+        f"thumbnails/{job}/google-1200x628-thumb.webp",
+        f"thumbnails/{job}/modern-v1-thumb.webp",
+        f"thumbnails/{job}/facebook-1080x1080-thumb.webp",
+    ]
+    keys = kit_asset_keys(job, stored, ["google-ads", "facebook"])
+    assert keys == {
+        "packages": [
+            f"generated/{job}/packages/modern-v1.png",
+            f"generated/{job}/packages/bold-v2.png",
+            f"generated/{job}/packages/premium-v3.png",
+        ],
+        "ads": [  # the order the platforms were chosen in
+            f"generated/{job}/ads/google-1200x628.png",
+            f"generated/{job}/ads/facebook-1080x1080.png",
+        ],
+        "thumbnails": {
+            "modern-v1": f"thumbnails/{job}/modern-v1-thumb.webp",
+            "google-1200x628": f"thumbnails/{job}/google-1200x628-thumb.webp",
+            "facebook-1080x1080": f"thumbnails/{job}/facebook-1080x1080-thumb.webp",
+        },
+        "content": f"generated/{job}/content.json",
+        "analysis": f"generated/{job}/analysis.json",
+    }
+    assert list(keys["thumbnails"]) == ["modern-v1", "google-1200x628", "facebook-1080x1080"]
+    urls = GeneratedAssets.model_validate({**keys, "expiresAt": None})
+    assert urls.packages == keys["packages"]
+    assert kit_asset_keys(job, [], None)["content"] is None
+
+
+def test_job_progress_schema_documents_the_complete_payload() -> None:
+    schema = JobProgress.model_json_schema()["properties"]["payload"]
+    assets = schema["properties"]["assets"]
+    assert set(assets["properties"]) == {
+        "packages",
+        "ads",
+        "thumbnails",
+        "content",
+        "analysis",
+        "expiresAt",
+    }
+    assert "identical on the topic and in the SSE" in schema["description"]

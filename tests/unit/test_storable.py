@@ -49,3 +49,16 @@ def test_the_request_type_rejects_with_a_message() -> None:
     assert Body.model_validate({"metadata": {"k": [1, {"x": None}]}}).metadata == {
         "k": [1, {"x": None}]
     }
+
+
+def test_a_listing_keeps_the_valid_items_and_skips_a_bad_one() -> None:
+    from pydantic import BaseModel
+
+    from leadmagnet.common.dynamo import parse_all_stored, parse_stored
+
+    class Item(BaseModel):
+        name: str
+
+    items = [{"name": "a"}, {"name": None}, {"name": "c"}]
+    assert [i.name for i in parse_all_stored(Item, items)] == ["a", "c"]
+    assert parse_stored(Item, {"name": None}) is None

@@ -32,6 +32,7 @@ module "platform" {
   enable_cdn              = var.enable_cdn
   image                   = var.image
   vpc_id                  = var.vpc_id
+  vpc_cidr_block          = var.vpc_cidr_block
   private_subnet_ids      = var.private_subnet_ids
   public_subnet_ids       = var.public_subnet_ids
   certificate_arn         = var.certificate_arn
@@ -40,4 +41,13 @@ module "platform" {
   service_sizes           = var.service_sizes
   backlog_per_task_target = var.backlog_per_task_target
   log_retention_days      = var.log_retention_days
+
+  llm_provider             = var.llm_provider
+  vision_provider          = var.vision_provider
+  image_provider           = var.image_provider
+  bedrock_region           = var.bedrock_region
+  bedrock_text_model       = var.bedrock_text_model
+  bedrock_vision_model     = var.bedrock_vision_model
+  bedrock_image_model      = var.bedrock_image_model
+  bedrock_extra_model_arns = var.bedrock_extra_model_arns
 }

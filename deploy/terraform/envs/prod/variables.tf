@@ -32,6 +32,12 @@ variable "vpc_id" {
   type = string
 }
 
+variable "vpc_cidr_block" {
+  type        = string
+  default     = null
+  description = "The VPC's CIDR block; null reads it from vpc_id (an EC2 call at plan time)."
+}
+
 variable "private_subnet_ids" {
   type = list(string)
 }
@@ -70,4 +76,48 @@ variable "backlog_per_task_target" {
 variable "log_retention_days" {
   type    = number
   default = 30
+}
+
+# Model providers (LLM_PROVIDER, VISION_PROVIDER, IMAGE_PROVIDER): "bedrock" runs on the task
+# role's IAM permissions, no key; the Bedrock settings are used only where a provider is bedrock.
+variable "llm_provider" {
+  type    = string
+  default = "auto"
+}
+
+variable "vision_provider" {
+  type    = string
+  default = "auto"
+}
+
+variable "image_provider" {
+  type    = string
+  default = "auto"
+}
+
+variable "bedrock_region" {
+  type    = string
+  default = null
+}
+
+variable "bedrock_text_model" {
+  type        = string
+  default     = null
+  description = "null = the module's default (us.anthropic.claude-sonnet-4-5-20250929-v1:0)."
+}
+
+variable "bedrock_vision_model" {
+  type    = string
+  default = null
+}
+
+variable "bedrock_image_model" {
+  type        = string
+  default     = null
+  description = "null = the module's default (amazon.nova-canvas-v1:0)."
+}
+
+variable "bedrock_extra_model_arns" {
+  type    = list(string)
+  default = []
 }

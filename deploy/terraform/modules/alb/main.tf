@@ -18,6 +18,12 @@ variable "public_subnet_ids" {
   type = list(string)
 }
 
+variable "vpc_cidr_block" {
+  type        = string
+  default     = null
+  description = "The VPC's CIDR (the ALB's egress to the tasks). Null: read from vpc_id (an EC2 call at plan time)."
+}
+
 variable "certificate_arn" {
   type        = string
   description = "ACM certificate for the HTTPS listener."
@@ -70,12 +76,17 @@ resource "aws_security_group" "alb" {
     from_port   = var.target_port
     to_port     = var.target_port
     protocol    = "tcp"
-    cidr_blocks = [data.aws_vpc.this.cidr_block]
+    cidr_blocks = [local.vpc_cidr_block]
   }
 }
 
 data "aws_vpc" "this" {
-  id = var.vpc_id
+  count = var.vpc_cidr_block == null ? 1 : 0
+  id    = var.vpc_id
+}
+
+locals {
+  vpc_cidr_block = var.vpc_cidr_block != null ? var.vpc_cidr_block : data.aws_vpc.this[0].cidr_block
 }
 
 resource "aws_lb" "this" {

@@ -40,6 +40,7 @@ module "alb" {
   count               = local.compute
   name                = var.resource_prefix
   vpc_id              = var.vpc_id
+  vpc_cidr_block      = var.vpc_cidr_block
   public_subnet_ids   = var.public_subnet_ids
   certificate_arn     = var.certificate_arn
   target_port         = local.topology.services.gateway.port

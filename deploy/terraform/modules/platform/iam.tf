@@ -1,6 +1,7 @@
 # Least privilege per service, from the topology's 'services' declaration: its own queue (and
 # DLQ, for poison), the topic it publishes to, the tables (and their indexes) and buckets it uses,
-# and SES only for the notifier. No wildcard actions; no '*' resources on data.
+# SES only for the notifier, Bedrock models only for the services that call them (bedrock.tf).
+# No wildcard actions; no '*' resources on data.
 data "aws_iam_policy_document" "service" {
   for_each = local.topology.services
 
@@ -68,6 +69,31 @@ data "aws_iam_policy_document" "service" {
       sid       = "SendLeadEmail"
       actions   = ["ses:SendRawEmail"]
       resources = compact(concat(module.email.identity_arns, [module.email.configuration_set_arn]))
+    }
+  }
+
+  # Bedrock (bedrock.tf): Converse and InvokeModel on the configured models only, for the
+  # services that call them, when a provider setting is "bedrock".
+  dynamic "statement" {
+    for_each = [for g in [lookup(local.bedrock_service_grants, each.key, null)] : g if g != null]
+    content {
+      sid       = "InvokeBedrockModels"
+      actions   = ["bedrock:InvokeModel"]
+      resources = statement.value.direct
+    }
+  }
+
+  dynamic "statement" {
+    for_each = [for g in [lookup(local.bedrock_service_grants, each.key, null)] : g if length(try(g.routed, [])) > 0]
+    content {
+      sid       = "InvokeBedrockModelsThroughProfiles"
+      actions   = ["bedrock:InvokeModel"]
+      resources = statement.value.routed
+      condition {
+        test     = "StringEquals"
+        variable = "bedrock:InferenceProfileArn"
+        values   = statement.value.via
+      }
     }
   }
 }

@@ -91,6 +91,11 @@ locals {
   optional_environment = {
     SES_CONFIGURATION_SET = var.enable_ses_configuration_set ? "${var.resource_prefix}-mail" : null
     PUBLIC_BASE_URL       = var.enable_cdn ? "https://${aws_cloudfront_distribution.artifacts[0].domain_name}" : null
+    # Bedrock's settings only where a provider is "bedrock" (the code's defaults otherwise).
+    BEDROCK_REGION       = length(local.bedrock_selected) > 0 ? local.bedrock_region : null
+    BEDROCK_TEXT_MODEL   = lookup(local.bedrock_selected, "text", null)
+    BEDROCK_VISION_MODEL = lookup(local.bedrock_selected, "vision", null)
+    BEDROCK_IMAGE_MODEL  = lookup(local.bedrock_selected, "image", null)
   }
   base_environment = merge({
     LEADMAGNET_ENV     = var.environment
@@ -98,6 +103,8 @@ locals {
     AWS_REGION         = data.aws_region.current.name
     LOG_FORMAT         = "json"
     LLM_PROVIDER       = var.llm_provider
+    VISION_PROVIDER    = var.vision_provider
+    IMAGE_PROVIDER     = var.image_provider
     LEAD_EMAIL_SENDER  = var.lead_email_sender
     GATEWAY_PUBLIC_URL = coalesce(var.public_url, "http://localhost:8000")
   }, { for k, v in local.optional_environment : k => v if v != null }, var.extra_environment)

@@ -39,3 +39,8 @@ output "ses_verification_record" {
 output "gateway_url" {
   value = var.enable_compute ? "https://${module.alb[0].dns_name}" : null
 }
+
+output "bedrock_grants" {
+  description = "Per service that calls Bedrock models: the ARNs its task role may invoke (direct), and the foundation models (routed) it may reach only through the inference profiles (via)."
+  value       = local.bedrock_service_grants
+}

@@ -89,6 +89,12 @@ variable "vpc_id" {
   default = null
 }
 
+variable "vpc_cidr_block" {
+  type        = string
+  default     = null
+  description = "The VPC's CIDR block; null reads it from vpc_id (set it to plan without EC2 access)."
+}
+
 variable "private_subnet_ids" {
   type    = list(string)
   default = []
@@ -111,8 +117,71 @@ variable "public_url" {
 }
 
 variable "llm_provider" {
-  type    = string
-  default = "auto"
+  type        = string
+  default     = "auto"
+  description = "LLM_PROVIDER: auto, openai, anthropic, bedrock or offline (auto never picks bedrock)."
+  validation {
+    condition     = contains(["auto", "openai", "anthropic", "bedrock", "offline"], var.llm_provider)
+    error_message = "llm_provider must be auto, openai, anthropic, bedrock or offline."
+  }
+}
+
+variable "vision_provider" {
+  type        = string
+  default     = "auto"
+  description = "VISION_PROVIDER: auto, openai, anthropic, bedrock or offline."
+  validation {
+    condition     = contains(["auto", "openai", "anthropic", "bedrock", "offline"], var.vision_provider)
+    error_message = "vision_provider must be auto, openai, anthropic, bedrock or offline."
+  }
+}
+
+variable "image_provider" {
+  type        = string
+  default     = "auto"
+  description = "IMAGE_PROVIDER: auto, openai, bedrock or offline."
+  validation {
+    condition     = contains(["auto", "openai", "bedrock", "offline"], var.image_provider)
+    error_message = "image_provider must be auto, openai, bedrock or offline."
+  }
+}
+
+variable "bedrock_region" {
+  type        = string
+  default     = null
+  description = "BEDROCK_REGION; null = the deployment's region."
+}
+
+variable "bedrock_text_model" {
+  type        = string
+  default     = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+  nullable    = false
+  description = "BEDROCK_TEXT_MODEL: a model id, an inference-profile id (us., eu., global.…) or an ARN."
+}
+
+variable "bedrock_vision_model" {
+  type        = string
+  default     = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+  nullable    = false
+  description = "BEDROCK_VISION_MODEL (as bedrock_text_model)."
+}
+
+variable "bedrock_image_model" {
+  type        = string
+  default     = "amazon.nova-canvas-v1:0"
+  nullable    = false
+  description = "BEDROCK_IMAGE_MODEL: Amazon Nova Canvas (model id or ARN)."
+}
+
+variable "bedrock_extra_model_arns" {
+  type        = list(string)
+  default     = []
+  nullable    = false
+  description = "Foundation-model ARNs an application inference profile routes to (its ARN names no model)."
+  validation {
+    condition     = alltrue([for a in var.bedrock_extra_model_arns : startswith(a, "arn:") && !strcontains(a, "*")])
+    error_message = "bedrock_extra_model_arns must be full ARNs without wildcards."
+  }
 }
 
 variable "secret_arns" {

@@ -12,7 +12,7 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from leadmagnet.common.aws import AwsClients
+from leadmagnet.common.aws import LOCAL_CREDENTIALS, AwsClients
 from leadmagnet.common.bootstrap import bootstrap
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.settings import Settings
@@ -22,8 +22,7 @@ from .devstack import ServiceStack
 from .embedded_aws import start_moto
 
 DUMMY_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "local",
-    "AWS_SECRET_ACCESS_KEY": "local",
+    **LOCAL_CREDENTIALS,  # the same ones every local-endpoint client gets (leadmagnet.common.aws)
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
 }

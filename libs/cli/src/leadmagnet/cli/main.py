@@ -3,8 +3,12 @@
 leadmagnet dev                 run everything locally (embedded AWS, 5 services, demo data)
 leadmagnet bootstrap           create/converge the topology against AWS_ENDPOINT_URL (or AWS)
 leadmagnet tenants create      create a tenant and print its first API key
+leadmagnet tenants key ID      issue another API key for a tenant
 leadmagnet dlq list|show|redrive|purge --queue Q   inspect and redrive dead letters
 leadmagnet jobs show JOB_ID    a job's state, cost and timeline
+
+An AWS failure (an API error, an unreachable endpoint, missing credentials) ends any command with
+one line on stderr and exit status 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -48,6 +52,23 @@ def _tenants_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tenants_key(args: argparse.Namespace) -> int:
+    from leadmagnet.common.platform import Platform
+
+    async def run() -> str | None:
+        async with Platform.open(get_settings(), "cli") as p:
+            if await p.tenants.get(args.tenant_id) is None:
+                return None
+            return await p.tenants.issue_key(args.tenant_id, args.label)
+
+    key = asyncio.run(run())
+    if key is None:
+        print(f"no tenant {args.tenant_id}", file=sys.stderr)
+        return 1
+    print(f"api_key:   {key}   (shown once; store it now)")
+    return 0
+
+
 def _events_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -66,6 +87,30 @@ def _with_platform(work: Callable[[Any], Any]) -> Any:
             return await work(p)
 
     return asyncio.run(run())
+
+
+def _purge_in_progress(error: Exception) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get(
+        "Code", ""
+    ).endswith("PurgeQueueInProgress")
+
+
+async def _drain(letters: Any, queue: str) -> int:
+    """Delete the DLQ's messages batch by batch (what purge does, without SQS's 60 s limit)."""
+    url = await letters.resources.queue_url(queue, dlq=True)
+    deleted = 0
+    while True:
+        resp = await letters.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=60
+        )
+        batch = resp.get("Messages", [])
+        if not batch:
+            return deleted
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)]
+        result = await letters.sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+        deleted += len(result.get("Successful", []))
 
 
 def _dlq(args: argparse.Namespace) -> int:
@@ -101,7 +146,20 @@ def _dlq(args: argparse.Namespace) -> int:
         if not args.yes:
             print("purge deletes every message of the DLQ: add --yes", file=sys.stderr)
             return 2
-        print(f"purged {await letters.purge(args.queue)} message(s) from {args.queue}'s DLQ")
+        try:
+            purged = await letters.purge(args.queue)
+        except Exception as e:
+            if not _purge_in_progress(e):
+                raise
+            # SQS allows one PurgeQueue per queue every 60 s; the earlier purge only removes what
+            # was there when it started. Keep the promise ("every message") the slow way.
+            deleted = await _drain(letters, args.queue)
+            print(
+                f"a purge of {args.queue}'s DLQ is already in progress (SQS allows one per 60 s):"
+                f" deleted {deleted} message(s) one batch at a time instead"
+            )
+            return 0
+        print(f"purged {purged} message(s) from {args.queue}'s DLQ")
         return 0
 
     try:
@@ -190,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--label", default="admin")
     create.set_defaults(func=_tenants_create)
+    key = tsub.add_parser("key", help="issue another API key for an existing tenant")
+    key.add_argument("tenant_id")
+    key.add_argument("--label", default="admin")
+    key.set_defaults(func=_tenants_key)
 
     dlq = sub.add_parser("dlq", help="inspect, redrive or purge a queue's dead letters")
     dsub = dlq.add_subparsers(dest="dlq_command", required=True)
@@ -223,11 +285,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def aws_error_line(error: Exception) -> str | None:
+    """One line for an AWS failure (None when ``error`` is something else)."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    if isinstance(error, BaseExceptionGroup):  # from a task group: the first AWS failure in it
+        lines = [aws_error_line(e) for e in error.exceptions if isinstance(e, Exception)]
+        return next((line for line in lines if line), None)
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        line = f"AWS error: {error}"
+        if code.endswith(("NonExistentQueue", "QueueDoesNotExist", "ResourceNotFoundException")):
+            prefix = get_settings().resource_prefix
+            line += f" (is the topology of RESOURCE_PREFIX={prefix} there? `leadmagnet bootstrap`)"
+        return line
+    if isinstance(error, NoCredentialsError):
+        return (
+            "AWS error: no credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID and"
+            " AWS_SECRET_ACCESS_KEY (local endpoints on 127.0.0.1/localhost need none)"
+        )
+    if isinstance(error, BotoCoreError):
+        return f"AWS error: {error}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     configure_logging("cli", settings.log_level, "console")
     args: Any = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        line = aws_error_line(e)
+        if line is None:
+            raise
+        print(f"leadmagnet {args.command}: {' '.join(line.split())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

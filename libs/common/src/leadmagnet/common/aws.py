@@ -3,20 +3,80 @@
 Endpoints come from the standard SDK variables (``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_SQS``...),
 which botocore reads itself. Every API call is counted by (service, operation) so benchmarks and
 tests can see what a job costs in requests.
+
+A client whose endpoint is local (loopback: moto, LocalStack) gets the dummy credentials
+``make run`` uses when none are configured (environment, profile, SSO, container...; the instance
+metadata service is not asked), so ``AWS_ENDPOINT_URL=http://127.0.0.1:4566 leadmagnet ...`` just
+works. A client bound for AWS never gets them: without credentials it fails as the SDK does.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiobotocore.config import AioConfig
+from aiobotocore.credentials import create_credential_resolver
 from aiobotocore.session import get_session
+from botocore.exceptions import BotoCoreError
 
 from .settings import Settings
 
 SERVICES = ("sqs", "sns", "dynamodb", "s3", "ses", "secretsmanager", "sts")
+
+# The per-service SDK variable suffix (botocore: the service id, upper case, spaces as "_").
+_ENDPOINT_VARIABLES = {
+    "sqs": "SQS",
+    "sns": "SNS",
+    "dynamodb": "DYNAMODB",
+    "s3": "S3",
+    "ses": "SES",
+    "secretsmanager": "SECRETS_MANAGER",
+    "sts": "STS",
+}
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# What `make run` (leadmagnet dev) gives its processes; any value works for moto and LocalStack.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+def endpoint_for(service: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The endpoint the SDK will use for ``service``: its own variable, else AWS_ENDPOINT_URL."""
+    env = os.environ if environ is None else environ
+    suffix = _ENDPOINT_VARIABLES.get(service, service.upper())
+    return env.get(f"AWS_ENDPOINT_URL_{suffix}") or env.get("AWS_ENDPOINT_URL") or None
+
+
+def is_local_endpoint(url: str | None) -> bool:
+    if not url:
+        return False
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if host in LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def credentials_configured(session: Any) -> bool:
+    """Whether the SDK's chain finds credentials without asking the instance metadata service
+    (whose time-outs would slow every local command down)."""
+    try:
+        resolver = create_credential_resolver(session)
+        resolver.remove("iam-role")
+        return await resolver.load_credentials() is not None
+    except BotoCoreError:
+        return True  # something is configured (a broken profile...): let the SDK say what
 
 
 class AwsClients:
@@ -42,9 +102,18 @@ class AwsClients:
         )
 
     async def __aenter__(self) -> AwsClients:
+        local = {name for name in SERVICES if is_local_endpoint(endpoint_for(name))}
+        dummy: dict[str, str] = {}
+        if local and not await credentials_configured(self._session):
+            dummy = {
+                "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            }
         for name in SERVICES:
             client = await self._stack.enter_async_context(
-                self._session.create_client(name, config=self._config)
+                self._session.create_client(
+                    name, config=self._config, **(dummy if name in local else {})
+                )
             )
             client.meta.events.register("before-call", self._count)
             self._clients[name] = client
@@ -62,6 +131,20 @@ class AwsClients:
             return self._clients[name]
         except KeyError:
             raise RuntimeError("AwsClients used outside 'async with'") from None
+
+    async def extra_client(self, service: str, **config: Any) -> Any:
+        """A client for a service outside SERVICES (``bedrock-runtime``), made on first use with
+        the same session, defaults (``config`` overrides them) and call counting, and closed
+        with the others. Callers serialise their first use (one client per service)."""
+        if service not in self._clients:
+            if not self._clients:
+                raise RuntimeError("AwsClients used outside 'async with'")
+            client = await self._stack.enter_async_context(
+                self._session.create_client(service, config=self._config.merge(AioConfig(**config)))
+            )
+            client.meta.events.register("before-call", self._count)
+            self._clients[service] = client
+        return self._clients[service]
 
     @property
     def sqs(self) -> Any:

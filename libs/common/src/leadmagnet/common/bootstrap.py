@@ -115,9 +115,25 @@ def table_definition(name: str, t: Table) -> dict[str, Any]:
     return spec
 
 
+def _check_key_schema(name: str, t: Table, actual: list[dict[str, str]]) -> None:
+    """A key schema cannot change in place (callback_tokens gained tenant_id as its hash key):
+    say so plainly instead of letting every request fail with a ValidationException."""
+    declared = table_definition(name, t)["KeySchema"]
+
+    def keys(schema: list[dict[str, str]]) -> set[tuple[str, str]]:
+        return {(k["AttributeName"], k["KeyType"]) for k in schema}
+
+    if keys(actual) != keys(declared):
+        raise RuntimeError(
+            f"table {name} has key {actual}, but the topology declares {declared}: it was "
+            "created by an older version. Drain it and delete it; bootstrap recreates it."
+        )
+
+
 async def _ensure_table(aws: AwsClients, name: str, t: Table) -> None:
     try:
-        await aws.dynamodb.describe_table(TableName=name)
+        described = await aws.dynamodb.describe_table(TableName=name)
+        _check_key_schema(name, t, described["Table"].get("KeySchema", []))
     except ClientError as e:
         if e.response["Error"]["Code"] != "ResourceNotFoundException":
             raise

@@ -1,9 +1,10 @@
 """Approval gates (seed 004's task tokens, as data): a job waits for an external callback.
 
-When a job reaches its workflow's gate the renderer stores a single-use token keyed by the
-external id, moves the job to ``awaiting_callback`` and makes the gate's outbound calls in
-parallel. ``POST /v1/callbacks`` takes the token with a conditional delete, so of two racing
-callbacks exactly one resumes the job. The deadline is enforced by a chain of delayed SQS
+When a job reaches its workflow's gate the renderer stores a single-use token keyed by
+``(tenant_id, external_id)`` (an external id is a tenant's own name for something), moves the
+job to ``awaiting_callback`` and makes the gate's outbound calls in parallel.
+``POST /v1/callbacks`` takes the token with a conditional delete, so of two racing callbacks
+exactly one resumes the job. The deadline is enforced by a chain of delayed SQS
 messages (``callback.deadline``, at most 15 minutes per hop) to the renderer queue: no polling,
 no scheduler, safe with any number of replicas (the conditional delete decides).
 """
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from .aws import AwsClients
-from .dynamo import DynamoTable, is_conditional_failure
+from .dynamo import DynamoTable, is_conditional_failure, values
 from .errors import ConflictError, PermanentError
 from .events import message_attributes
 from .events.jobs import CallbackDeadline
@@ -75,6 +76,14 @@ class CallbackToken:
 
 
 class CallbackTokenStore:
+    """Open gates, keyed by ``(tenant_id, external_id)``: an external id is the tenant's own
+    name for something (a Jira story), so another tenant's gate with the same id neither
+    blocks nor answers this one. Within a tenant one job at a time may wait for an id."""
+
+    # A signed callback names only the external id; its candidate gates (one per tenant
+    # waiting for that id) are few. The bound keeps a hostile caller's work constant.
+    MAX_CANDIDATES = 10
+
     def __init__(self, aws: AwsClients, table: str) -> None:
         self.table = DynamoTable(aws, table)
 
@@ -88,23 +97,36 @@ class CallbackTokenStore:
         except ClientError as e:
             if not is_conditional_failure(e):
                 raise
-        existing = await self.get(token.external_id)
+        existing = await self.get(token.tenant_id, token.external_id)
         if existing is not None and existing.job_id == token.job_id:
             return existing
+        # The first job keeps its gate (its calls went out, the external system may already
+        # be answering it); this one fails clearly instead of silently taking the answer.
         raise PermanentError(
-            f"external id {token.external_id!r} is already awaited by another job",
+            f"external id {token.external_id!r} is already awaited by another job of this "
+            "tenant; answer or let that gate time out, then submit again",
             code="external_id_in_use",
         )
 
-    async def get(self, external_id: str) -> CallbackToken | None:
-        item = await self.table.get({"external_id": external_id})
+    async def get(self, tenant_id: str, external_id: str) -> CallbackToken | None:
+        item = await self.table.get({"tenant_id": tenant_id, "external_id": external_id})
         return CallbackToken.from_item(item) if item else None
+
+    async def candidates(self, external_id: str) -> list[CallbackToken]:
+        """Every tenant's open gate for this id (for signature authentication only)."""
+        items = await self.table.query(
+            IndexName="by_external_id",
+            KeyConditionExpression="external_id = :e",
+            ExpressionAttributeValues=values(e=external_id),
+            limit=self.MAX_CANDIDATES,
+        )
+        return [CallbackToken.from_item(i) for i in items]
 
     async def take(self, token: CallbackToken) -> bool:
         """Delete the token if it is still this one: True for exactly one caller."""
         try:
             await self.table.delete(
-                {"external_id": token.external_id},
+                {"tenant_id": token.tenant_id, "external_id": token.external_id},
                 ConditionExpression="#t = :t",
                 ExpressionAttributeNames={"#t": "token"},
                 ExpressionAttributeValues={":t": {"S": token.token}},
@@ -278,7 +300,7 @@ async def check_deadline(platform: Platform, data: CallbackDeadline) -> None:
     """Fail the job if its gate is still open at the deadline; else re-arm (or nothing)."""
     from .jobflow import fail_job
 
-    token = await platform.callbacks.get(data.external_id)
+    token = await platform.callbacks.get(data.tenant_id, data.external_id)
     if token is None or token.job_id != data.job_id:
         return  # resumed already
     if utcnow() < token.deadline:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ValidationError
 
 from .aws import AwsClients
+from .errors import PermanentError
+from .logging import get_logger
 
 _ser = TypeSerializer()
 _de = TypeDeserializer()
@@ -84,7 +86,18 @@ def _from_dynamo(value: Any) -> Any:
     return value
 
 
+class UnstorableError(PermanentError):
+    """A value DynamoDB cannot hold reached a write: refused saying where (the gateway answers
+    422, a worker fails the job) instead of an opaque serializer or service error."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"cannot store {problem}", code="unstorable_value")
+
+
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    problem = storable_problem(item)  # the last guard: requests are checked before this
+    if problem:
+        raise UnstorableError(problem)
     return {k: _ser.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
 
 
@@ -152,3 +165,26 @@ class DynamoTable:
             start = resp.get("LastEvaluatedKey")
             if not start:
                 return
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_stored(model: type[M], item: Mapping[str, Any]) -> M | None:
+    """A stored item as ``model``, or None (logged) when it does not validate: one bad item
+    (written before a validation existed, or by hand) must not break every read around it."""
+    try:
+        return model.model_validate(item)
+    except ValidationError as e:
+        get_logger().error(
+            "store.invalid_item",
+            model=model.__name__,
+            key={k: item.get(k) for k in ("tenant_id", "workflow_id", "slug", "job_id", "sk")},
+            errors=[".".join(map(str, x["loc"])) for x in e.errors(include_url=False)],
+        )
+        return None
+
+
+def parse_all_stored(model: type[M], items: list[dict[str, Any]]) -> list[M]:
+    """Every valid item of a listing; invalid ones are skipped and logged (see parse_stored)."""
+    return [parsed for item in items if (parsed := parse_stored(model, item)) is not None]

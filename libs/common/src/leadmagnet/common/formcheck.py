@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,40 @@ def _clean_text(value: str) -> str:
     ).strip()
 
 
+# Form numbers are what people type (amounts, counts, ages): bounded so that whatever is
+# accepted is stored exactly (DynamoDB holds 38 digits, 1E-130..9.99E+125) and reads back as
+# the same JSON number (a float keeps 15 significant digits).
+MAX_NUMBER_ABS = Decimal(10) ** 15
+MAX_NUMBER_DIGITS = 15
+MAX_NUMBER_DECIMALS = 6
+NUMBER_RULE = (
+    f"must be a number between -1e15 and 1e15 with at most {MAX_NUMBER_DIGITS} significant"
+    f" digits and {MAX_NUMBER_DECIMALS} decimal places"
+)
+
+
+def _check_number(value: Any) -> tuple[Any, str | None]:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None, "must be a number"
+    if isinstance(value, str) and len(value) > 40:
+        return None, NUMBER_RULE  # no need to parse a novel to refuse it
+    try:
+        number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None, "must be a number"
+    if not number.is_finite():
+        return None, "must be a finite number"
+    number = number.normalize() if number else Decimal(0)
+    exponent = int(number.as_tuple().exponent)
+    if (
+        abs(number) > MAX_NUMBER_ABS
+        or len(number.as_tuple().digits) > MAX_NUMBER_DIGITS
+        or -exponent > MAX_NUMBER_DECIMALS
+    ):
+        return None, NUMBER_RULE
+    return (int(number) if exponent >= 0 else float(number)), None
+
+
 def _check_field(field: FormField, value: Any) -> tuple[Any, str | None]:
     if field.type == "checkbox":
         if isinstance(value, bool):
@@ -36,15 +71,7 @@ def _check_field(field: FormField, value: Any) -> tuple[Any, str | None]:
             return False, None
         return None, "must be true or false"
     if field.type == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            return None, "must be a number"
-        try:
-            number = float(value)
-        except ValueError:
-            return None, "must be a number"
-        if number != number or number in (float("inf"), float("-inf")):
-            return None, "must be a finite number"
-        return (int(number) if number.is_integer() else number), None
+        return _check_number(value)
     if not isinstance(value, str):
         return None, "must be a string"
     text = _clean_text(value)

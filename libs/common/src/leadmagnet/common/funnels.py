@@ -246,9 +246,94 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def structure_mismatch(expected: Any, actual: Any, path: Path = ()) -> str | None:
+# Identifiers are structure, not copy: the agent rewrites text, never what code, styles, links
+# and analytics refer to. A value is an identifier when
+#   * its key (for a list item: the key of the list) is one of IDENTIFIER_KEYS, or ends in
+#     ``_id``/``Id``, ``_ids``/``Ids``, ``_key``/``Key``, ``_slug``/``Slug``, ``_type``/``Type``,
+#     ``_kind``/``Kind``, ``_url``/``Url`` or ``_href``/``Href`` (any scalar: a numeric ``id``
+#     is as fixed as a string one), or
+#   * it is a string that is an absolute URL (``scheme://…``) or a ``mailto:``/``tel:``/``sms:``
+#     link, whatever its key.
+# It must come back exactly as it went in. Image elements are exempt (their URLs are ours and are
+# set after the answer whatever the model wrote). Display names (``name``, ``title``, ``label``),
+# words that are as often copy as code (``link``, ``action``, ``target``), the language
+# (``lang``, ``locale``: a brief may ask for a translation) and colours are not identifiers: a
+# rewrite may change them (a colour must stay a colour code).
+IDENTIFIER_KEYS = frozenset(
+    {
+        "id",
+        "ids",
+        "key",
+        "slug",
+        "type",
+        "kind",
+        "variant",
+        "component",
+        "layout",
+        "template",
+        "anchor",
+        "ref",
+        "uuid",
+        "sku",
+        "handle",
+        "icon",
+        "href",
+        "src",
+        "url",
+        "method",
+        "rel",
+        "class",
+        "classname",
+    }
+)
+_IDENTIFIER_SUFFIX = re.compile(
+    r"(?:_(?:id|ids|key|slug|type|kind|url|href)"
+    r"|(?<=[a-z0-9])(?:Id|Ids|Key|Slug|Type|Kind|Url|URL|Href))$"
+)
+_LINK_VALUE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://|mailto:|tel:|sms:)", re.I)
+_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+
+
+def is_colour(value: Any) -> bool:
+    return isinstance(value, str) and bool(_COLOUR.match(value))
+
+
+def _owning_key(path: Path) -> str | None:
+    for part in reversed(path):
+        if isinstance(part, str):
+            return part
+    return None
+
+
+def is_identifier_key(key: str) -> bool:
+    return key.lower() in IDENTIFIER_KEYS or bool(_IDENTIFIER_SUFFIX.search(key))
+
+
+def is_identifier(path: Path, value: Any) -> bool:
+    """Whether the scalar at ``path`` is an identifier (see the rule above)."""
+    if isinstance(value, dict | list):
+        return False
+    if isinstance(value, str) and _LINK_VALUE.match(value.strip()):
+        return True
+    key = _owning_key(path)
+    return key is not None and is_identifier_key(key)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "...'"
+
+
+def structure_mismatch(
+    expected: Any,
+    actual: Any,
+    path: Path = (),
+    *,
+    exempt: frozenset[Path] = frozenset(),
+) -> str | None:
     """None when ``actual`` has the template's structure (same keys, same types, same list
-    lengths at every level); otherwise where and how it differs."""
+    lengths at every level, identifiers unchanged, colours still colours); otherwise where and
+    how it differs. ``exempt``: paths whose value is set afterwards (image elements)."""
     where = format_path(path) or "$"
     if _kind(expected) != _kind(actual):
         return f"{where}: expected {_kind(expected)}, got {_kind(actual)}"
@@ -260,16 +345,24 @@ def structure_mismatch(expected: Any, actual: Any, path: Path = ()) -> str | Non
         if extra:
             return f"{where}: unexpected key(s) {', '.join(map(repr, extra[:5]))}"
         for k in expected:
-            problem = structure_mismatch(expected[k], actual[k], (*path, k))
+            problem = structure_mismatch(expected[k], actual[k], (*path, k), exempt=exempt)
             if problem:
                 return problem
     elif isinstance(expected, list):
         if len(expected) != len(actual):
             return f"{where}: expected {len(expected)} item(s), got {len(actual)}"
         for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
-            problem = structure_mismatch(e, a, (*path, i))
+            problem = structure_mismatch(e, a, (*path, i), exempt=exempt)
             if problem:
                 return problem
+    elif path not in exempt:
+        if is_identifier(path, expected) and actual != expected:
+            return (
+                f"{where}: identifier changed from {_show(expected)} to {_show(actual)} "
+                "(ids, keys, slugs, types and links must stay exactly as they are)"
+            )
+        if is_colour(expected) and not is_colour(actual):
+            return f"{where}: expected a colour code like {expected!r}, got {_show(actual)}"
     return None
 
 

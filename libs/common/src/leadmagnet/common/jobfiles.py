@@ -5,7 +5,8 @@
 - ``logs/{job_id}/error.json``      on failure: code, message, stage.
 
 Written by the notifier when ``job.completed`` / ``job.failed`` arrives; rewriting them on a
-redelivery produces the same content, so the step is naturally idempotent.
+redelivery produces the same content, so the step is naturally idempotent. The job records the
+files after the puts succeeded, and views link only recorded files (``visible_files``).
 """
 
 from __future__ import annotations
@@ -32,12 +33,18 @@ def error_key(job_id: str) -> str:
 
 
 def file_keys(job: Job) -> dict[str, str]:
-    """The files a finished job has (none while it runs)."""
+    """The files a finished job gets (none while it runs)."""
     if job.status is JobStatus.COMPLETED:
         return {"result": result_key(job.job_id), "log": log_key(job.job_id)}
     if job.status is JobStatus.FAILED:
         return {"error": error_key(job.job_id), "log": log_key(job.job_id)}
     return {}
+
+
+def visible_files(job: Job) -> dict[str, str]:
+    """The files a view may link: those of the job's state that were recorded as written (the
+    notifier writes them a moment after the job finishes; a link must not run ahead)."""
+    return {name: key for name, key in file_keys(job).items() if job.files.get(name) == key}
 
 
 def execution_log(job: Job, events: list[JobEvent]) -> str:
@@ -77,6 +84,9 @@ async def write_job_files(platform: Platform, job: Job) -> dict[str, str]:
             result_key(job.job_id), _dumps(result), "application/json"
         )
     if job.status is JobStatus.FAILED:
+        # Second pass of the failed-job rule (see jobflow.withdraw_deliverables): a parallel
+        # branch may have written an artifact after the job failed.
+        await platform.artifacts.withdraw_for_job(job.job_id)
         error = {
             "job_id": job.job_id,
             "error_code": job.error_code,
@@ -87,4 +97,6 @@ async def write_job_files(platform: Platform, job: Job) -> dict[str, str]:
         await platform.artifacts.put_object(
             error_key(job.job_id), _dumps(error), "application/json"
         )
-    return file_keys(job)
+    written = file_keys(job)
+    await platform.jobs.record_files(job.job_id, written)  # only now may views link them
+    return written

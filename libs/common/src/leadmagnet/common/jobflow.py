@@ -116,7 +116,25 @@ async def fail_job(
         )
     )
     log.warning("job.failed", job_id=job.job_id, error_code=code, stage=stage)
+    await withdraw_deliverables(platform, job.job_id)
     return job
+
+
+async def withdraw_deliverables(platform: Platform, job_id: str) -> None:
+    """A failed job delivers nothing (``stores.jobs.delivers``): delete what it produced.
+
+    Views hide deliverables of a failed job anyway; deleting them makes the rule hold for links
+    handed out earlier too. Best effort after ``job.failed`` is out (the notifier withdraws
+    again when it writes the failure's files, catching a parallel branch's late write), so a
+    storage hiccup here never keeps the failure from being announced.
+    """
+    try:
+        withdrawn = await platform.artifacts.withdraw_for_job(job_id)
+    except Exception as e:  # logged; the notifier's pass retries
+        log.warning("job.withdraw_failed", job_id=job_id, error=type(e).__name__)
+        return
+    if withdrawn:
+        log.info("job.deliverables_withdrawn", job_id=job_id, count=withdrawn)
 
 
 def job_failure_hook(platform: Platform, stage: str) -> FailureHook:

@@ -9,18 +9,19 @@ job (itself guarded: a job completes once). Branches can finish in any order.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from .consumer import FailedMessage, FailureHook, MessageContext, Route
 from .dynamo import values
 from .errors import ConflictError
 from .events import CloudEvent
-from .events.products import JobProgress, ProductConfirmed, ProgressType
+from .events.products import GeneratedAssets, JobProgress, ProductConfirmed, ProgressType
 from .ids import stable_id
-from .jobflow import active_job, complete_job, job_failure_hook
+from .jobflow import active_job, complete_job, job_failure_hook, withdraw_deliverables
 from .logging import get_logger
-from .models import Job, JobStatus
-from .products import BRANCHES, PRODUCT_KIND, ProductPreferences
+from .models import Job, JobStatus, utcnow
+from .products import BRANCHES, PRODUCT_KIND, ProductPreferences, kit_asset_keys
 
 if TYPE_CHECKING:
     from .platform import Platform
@@ -63,7 +64,8 @@ async def report_progress(
                 type=type_,
                 stage=stage,
                 progress=progress,
-                payload={"jobId": job_id, **(payload or {})},
+                # exactly the SSE message's payload (gateway: routes.public._seed_payload)
+                payload={"jobId": job_id, **(payload or {}), "progress": progress},
             ),
             subject=job_id,
             tenant_id=tenant_id,
@@ -88,19 +90,28 @@ async def finish_branch(platform: Platform, job_id: str, branch: str) -> bool:
     job = await platform.jobs.require(job_id)
     if job.status is JobStatus.FAILED:
         log.warning("kit.join_after_failure", job_id=job_id)
+        # This branch finished writing after the other one failed the kit: withdraw its work.
+        await withdraw_deliverables(platform, job_id)
         return False
-    artifacts = await platform.artifacts.list_for_job(job_id)
-    assets = {a.kind: sorted(x.s3_key for x in artifacts if x.kind == a.kind) for a in artifacts}
+    keys, assets = await kit_assets(platform, job)
     try:
-        await complete_job(
+        job = await complete_job(
             platform,
             job_id,
             output_key=f"generated/{job_id}/content.json",
             message="kit complete",
-            data={"assets": {k: len(v) for k, v in sorted(assets.items())}},
+            # The SSE stream sends data.assets as job.complete's payload.assets: URLs minted
+            # now (see GeneratedAssets for how long they live); the keys stay on record.
+            data={"assets": assets, "asset_keys": keys, "progress": 100},
         )
     except ConflictError:
         return False  # failed in the meantime: the failure stands
+    completed = next(
+        (e for e in reversed(await platform.jobs.timeline(job_id)) if e.type == "job.completed"),
+        None,
+    )
+    if completed is not None and isinstance(completed.data.get("assets"), dict):
+        assets = completed.data["assets"]  # a repeated join sends what the stream sent
     await platform.bus.publish(
         platform.bus.event(
             JobProgress(
@@ -110,7 +121,7 @@ async def finish_branch(platform: Platform, job_id: str, branch: str) -> bool:
                 type="job.complete",
                 stage="complete",
                 progress=100,
-                payload={"jobId": job_id, "assets": assets},
+                payload={"jobId": job_id, "assets": assets, "progress": 100},
             ),
             subject=job_id,
             tenant_id=job.tenant_id,
@@ -118,6 +129,32 @@ async def finish_branch(platform: Platform, job_id: str, branch: str) -> bool:
         )
     )
     return True
+
+
+async def kit_assets(platform: Platform, job: Job) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The kit's files as seed 002's GeneratedAssets: (S3 keys, GET URLs)."""
+    stored = [a.s3_key for a in await platform.artifacts.list_for_job(job.job_id)]
+    platforms = (job.data.get("preferences") or {}).get("platforms")
+    keys = kit_asset_keys(job.job_id, stored, platforms if isinstance(platforms, list) else None)
+
+    async def url(key: str | None) -> str | None:
+        return await platform.artifacts.url(key) if key else None
+
+    settings = platform.settings
+    expires = (
+        None
+        if settings.public_base_url
+        else (utcnow() + timedelta(seconds=settings.artifact_url_ttl_seconds)).isoformat()
+    )
+    urls = GeneratedAssets(
+        packages=[await platform.artifacts.url(k) for k in keys["packages"]],
+        ads=[await platform.artifacts.url(k) for k in keys["ads"]],
+        thumbnails={a: await platform.artifacts.url(k) for a, k in keys["thumbnails"].items()},
+        content=await url(keys["content"]),
+        analysis=await url(keys["analysis"]),
+        expiresAt=expires,
+    )
+    return keys, urls.model_dump()
 
 
 def kit_failure_hook(platform: Platform, stage: str) -> FailureHook:

@@ -59,6 +59,8 @@ class Job(Model):
     # '{tenant_id}#{template_id}' for jobs run from a template (funnel runs): the key of the
     # sparse ``by_template`` index behind a template's run history. Absent otherwise.
     template_ref: str | None = None
+    # Result/log files (seed 004) by name -> S3 key, recorded only after they were written.
+    files: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("artifact_ids", mode="before")
     @classmethod
@@ -112,6 +114,9 @@ class Tenant(Model):
 
 FIELD_NAME = r"^[a-z][a-z0-9_]{0,39}$"
 RESOURCE_ID = r"^[A-Za-z0-9_-]{1,64}$"  # ids in requests: tpl_..., wf_..., run_..., demo-funnel
+# Document versions are keyed as '#v{version:08d}': eight digits is also the bound a request may
+# name (a longer number cannot be a stored version, and would not fit a key).
+MAX_VERSION = 99_999_999
 
 
 class FormField(Model):
@@ -155,7 +160,7 @@ class OutboundCall(Model):
     critical: bool = Field(True, description="A failing critical call fails the job.")
     secret_id: str | None = Field(
         None,
-        max_length=512,
+        pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",  # the characters a Secrets Manager name has
         description="Secrets Manager name of a bearer token for the call, under"
         " '<RESOURCE_PREFIX>/' (the only secrets the renderer may read).",
     )

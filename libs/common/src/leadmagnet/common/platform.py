@@ -87,7 +87,7 @@ class Platform:
         if self._providers is None:
             from .providers import create_providers
 
-            self._providers = create_providers(self.settings)
+            self._providers = create_providers(self.settings, aws=self.aws)
         return self._providers
 
     async def aclose(self) -> None:

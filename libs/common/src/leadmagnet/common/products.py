@@ -49,6 +49,52 @@ def thumbnail_key(job_id: str, asset_id: str) -> str:
     return f"thumbnails/{job_id}/{asset_id}-thumb.webp"
 
 
+def kit_asset_keys(
+    job_id: str, keys: list[str], platforms: list[str] | None = None
+) -> dict[str, Any]:
+    """The kit's stored files in the shape of seed 002's ``GeneratedAssets`` (S3 keys; see
+    ``events.products.GeneratedAssets`` for the URL form): packages in style order, ads in the
+    order of the chosen platforms, a thumbnail per asset id, the copy and the analysis."""
+    styles = [name for name, _ in PACKAGE_STYLES]
+    ad_order = [
+        name for p in (platforms or list(AD_FORMATS)) for name, _, _ in AD_FORMATS.get(p, [])
+    ]
+    prefix = f"generated/{job_id}/"
+
+    def asset_id(key: str) -> str:
+        return key.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+
+    def rank(order: list[str], key: str) -> tuple[int, str]:
+        name = asset_id(key)
+        return (order.index(name) if name in order else len(order), name)
+
+    packages = sorted(
+        (k for k in keys if k.startswith(prefix + "packages/")), key=lambda k: rank(styles, k)
+    )
+    ads = sorted(
+        (k for k in keys if k.startswith(prefix + "ads/")), key=lambda k: rank(ad_order, k)
+    )
+    thumbs = {
+        k.rsplit("/", 1)[-1].removesuffix("-thumb.webp"): k
+        for k in keys
+        if k.startswith(f"thumbnails/{job_id}/")
+    }
+    order = [asset_id(k) for k in packages + ads]
+    thumbnails = {a: thumbs[a] for a in order if a in thumbs}
+    thumbnails.update({a: k for a, k in sorted(thumbs.items()) if a not in thumbnails})
+    return {
+        "packages": packages,
+        "ads": ads,
+        "thumbnails": thumbnails,
+        "content": generated_key(job_id, "content.json")
+        if generated_key(job_id, "content.json") in keys
+        else None,
+        "analysis": generated_key(job_id, "analysis.json")
+        if generated_key(job_id, "analysis.json") in keys
+        else None,
+    }
+
+
 def safe_filename(name: str) -> str:
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", name.rsplit("/", 1)[-1]).strip(".-")
     return (base or "upload")[:100]

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     )
 
     # LLM providers
-    llm_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
+    llm_provider: Literal["auto", "openai", "anthropic", "bedrock", "offline"] = "auto"
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-5.4-mini"
@@ -61,8 +61,14 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
     anthropic_model: str = "claude-sonnet-4-6"
-    vision_provider: Literal["auto", "openai", "anthropic", "offline"] = "auto"
-    image_provider: Literal["auto", "openai", "offline"] = "auto"
+    vision_provider: Literal["auto", "openai", "anthropic", "bedrock", "offline"] = "auto"
+    image_provider: Literal["auto", "openai", "bedrock", "offline"] = "auto"
+    # Amazon Bedrock (IAM credentials of the task role; no key). Model ids, inference-profile ids
+    # ("us.anthropic...") or ARNs. Chosen only when asked for: `auto` never picks Bedrock.
+    bedrock_region: str | None = Field(None, description="Defaults to AWS_REGION.")
+    bedrock_text_model: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    bedrock_vision_model: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    bedrock_image_model: str = "amazon.nova-canvas-v1:0"
     llm_timeout_seconds: float = Field(120.0, gt=0)
     llm_max_retries: int = Field(1, ge=0, le=5)
     llm_max_output_tokens: int = Field(4096, ge=16)
@@ -113,6 +119,14 @@ class Settings(BaseSettings):
     gateway_port: int = 8000
     gateway_public_url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = Field(256 * 1024, ge=1024)
+
+    # renderer: a tenant template's budget per job (see leadmagnet.renderer.pool)
+    render_workers: int = Field(2, ge=1, le=64, description="Render processes per renderer.")
+    render_cpu_seconds: float = Field(5.0, gt=0, le=120)
+    render_max_output_bytes: int = Field(5_000_000, ge=10_000)
+    render_max_memory_mb: int = Field(
+        192, ge=0, description="RLIMIT_AS per render process (0: none); a worker idles at ~50."
+    )
 
     def name(self, logical: str) -> str:
         """Physical resource name for a logical topology name."""

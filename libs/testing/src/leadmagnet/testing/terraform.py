@@ -15,6 +15,31 @@ TERRAFORM_DIR = REPO / "deploy" / "terraform"
 CLI_CONFIG = TERRAFORM_DIR / "offline.tfrc"
 PROVIDER_MIRROR = Path("/opt/tf-plugins/registry.terraform.io/hashicorp/aws")
 
+# envs/local's per-service endpoint variables and the SDK variable each one mirrors.
+LOCAL_ENDPOINT_VARIABLES = {
+    "dynamodb_endpoint": "AWS_ENDPOINT_URL_DYNAMODB",
+    "sqs_endpoint": "AWS_ENDPOINT_URL_SQS",
+    "sns_endpoint": "AWS_ENDPOINT_URL_SNS",
+    "s3_endpoint": "AWS_ENDPOINT_URL_S3",
+    "ses_endpoint": "AWS_ENDPOINT_URL_SES",
+    "sts_endpoint": "AWS_ENDPOINT_URL_STS",
+    "iam_endpoint": "AWS_ENDPOINT_URL_IAM",
+    "secretsmanager_endpoint": "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+}
+
+
+def local_endpoint_variables(
+    endpoint: str, environ: dict[str, str] | None = None
+) -> dict[str, str]:
+    """envs/local variables for this process's endpoints: ``endpoint`` plus every service the
+    environment points elsewhere (LocalStack runs: ``AWS_ENDPOINT_URL_DYNAMODB`` at moto)."""
+    env = dict(os.environ) if environ is None else environ
+    variables = {"endpoint": endpoint}
+    for name, sdk_variable in LOCAL_ENDPOINT_VARIABLES.items():
+        if env.get(sdk_variable):
+            variables[name] = env[sdk_variable]
+    return variables
+
 
 def missing_prerequisites() -> str | None:
     """Why Terraform cannot run here, or None. Tests fail (not skip) on this in CI."""

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import boto3
 
 
 def client(service: str, endpoint: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1")
+    """A client for ``endpoint``, unless the service has its own SDK endpoint variable
+    (``AWS_ENDPOINT_URL_DYNAMODB`` when LocalStack runs keep DynamoDB on moto)."""
+    own = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
+    return boto3.client(service, endpoint_url=own or endpoint, region_name="us-east-1")
 
 
 def describe_topology(endpoint: str, prefix: str, topology: Any) -> dict[str, Any]:
@@ -21,6 +25,8 @@ def describe_topology(endpoint: str, prefix: str, topology: Any) -> dict[str, An
     sqs, sns = client("sqs", endpoint), client("sns", endpoint)
     ddb, s3 = client("dynamodb", endpoint), client("s3", endpoint)
     out: dict[str, Any] = {"queues": {}, "subscriptions": {}, "tables": {}, "buckets": {}}
+    # moto's account is 123456789012, LocalStack's 000000000000: ask.
+    account = client("sts", endpoint).get_caller_identity()["Account"]
     for q in topology.queues:
         url = sqs.get_queue_url(QueueName=f"{prefix}-{q}")["QueueUrl"]
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
@@ -44,7 +50,7 @@ def describe_topology(endpoint: str, prefix: str, topology: Any) -> dict[str, An
             ),
         }
     for t in topology.topics:
-        arn = f"arn:aws:sns:us-east-1:123456789012:{prefix}-{t}"
+        arn = f"arn:aws:sns:us-east-1:{account}:{prefix}-{t}"
         for sub in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]:
             target = logical(sub["Endpoint"].rsplit(":", 1)[1])
             if target not in topology.queues:

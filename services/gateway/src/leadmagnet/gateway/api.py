@@ -5,6 +5,7 @@ OpenAPI 3.1 document from one declaration."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,16 @@ from leadmagnet.common.logging import get_logger
 from leadmagnet.common.platform import Platform
 
 log = get_logger()
+
+# Request bodies nested deeper than this are refused before parsing: the JSON parser recurses
+# (a 10 KB body of '[' exhausted the stack), and nothing the API takes is nested half as deep.
+MAX_JSON_DEPTH = 64
+# Path parameters are ids, slugs and tokens: none is longer. A longer one names nothing, and
+# would not fit a DynamoDB key (1 KB sort keys): 404 before any lookup.
+MAX_PATH_PARAM = 200
+# A string (to its closing quote, or to the end when unterminated: every match succeeds, so
+# the scan stays linear) or a bracket.
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 class ErrorDetail(BaseModel):
@@ -110,6 +121,10 @@ class ApiRoute:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
+    # Request headers the endpoint reads (documented as OpenAPI header parameters).
+    header_params: tuple[tuple[str, dict[str, Any], str], ...] = ()  # (name, schema, text)
+    # For text/event-stream answers: the model of each message's JSON data.
+    event_stream: type[BaseModel] | None = None
     auth: bool = False
     description: str = ""
     extra_responses: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -164,6 +179,63 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets outside strings nest deeper than ``limit`` (checked without recursion;
+    for malformed text the answer only has to be safe, json.loads refuses it anyway)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False  # the common case, at C speed
+    depth = 0
+    for m in _JSON_TOKEN.finditer(text):
+        lexeme = m.group()
+        if lexeme in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif lexeme in "]}":
+            depth -= 1
+    return False
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads_request_json(raw: bytes | str) -> Any:
+    """The one parser for JSON a client sent: nesting bounded (400 ``too_deep``), NaN and
+    Infinity refused, any other failure 400 ``invalid_json``; every error names ``body``."""
+    try:
+        # As json.loads(bytes) does: UTF-8 (a BOM allowed), or UTF-16/32 by their first bytes.
+        text = raw.decode(json.detect_encoding(raw)) if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as e:
+        raise _bad_json("invalid_json", f"request body is not UTF-8: {e}") from None
+    if json_depth_exceeds(text):
+        raise _bad_json(
+            "too_deep", f"request body is nested more than {MAX_JSON_DEPTH} levels deep"
+        )
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as e:
+        raise _bad_json("invalid_json", f"request body is not valid JSON: {e}") from None
+
+
+def _bad_json(code: str, message: str) -> HTTPError:
+    return HTTPError(400, code, message, [ErrorDetail(loc="body", message=message)])
+
+
+_DIGITS = re.compile(r"[0-9]{1,18}")
+
+
+def bounded_int(text: str, *, maximum: int) -> int | None:
+    """``text`` as an int in 0..maximum, or None. ASCII digits only (str.isdigit() takes '²',
+    which int() refuses) and length-checked before converting (int() of thousands of digits
+    raises, and no store can hold them)."""
+    text = text.strip()
+    if not _DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= maximum else None
+
+
 async def parse_json(request: Request, limit: int) -> Any:
     ctype = request.headers.get("content-type", "")
     raw = await read_body(request, limit)
@@ -172,10 +244,7 @@ async def parse_json(request: Request, limit: int) -> Any:
         raise HTTPError(
             415, "unsupported_media_type", "send the body as JSON (content-type: application/json)"
         )
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise HTTPError(400, "invalid_json", f"request body is not valid JSON: {e}") from None
+    return loads_request_json(raw)
 
 
 async def authenticate(request: Request, platform: Platform) -> str:
@@ -202,6 +271,10 @@ async def authenticate(request: Request, platform: Platform) -> str:
 
 async def _handle(route: ApiRoute, request: Request) -> Response:
     platform: Platform = request.app.state.platform
+    if any(len(v) > MAX_PATH_PARAM for v in request.path_params.values()):
+        raise HTTPError(
+            404, "not_found", f"no such resource (ids are at most {MAX_PATH_PARAM} long)"
+        )
     tenant_id = await authenticate(request, platform) if route.auth else None
     ctx = ApiContext(request=request, platform=platform, tenant_id=tenant_id)
     if route.query is not None:

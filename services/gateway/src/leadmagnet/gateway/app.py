@@ -20,21 +20,17 @@ from leadmagnet.common.platform import Platform
 from leadmagnet.common.settings import Settings, get_settings
 
 from .api import ErrorBody, ErrorInfo
+from .headers import with_security_headers
 from .openapi import build_openapi
 from .pages import page_routes
 from .routes import api
 
 log = get_logger()
 
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
-
 
 class RequestContextMiddleware:
-    """Request id, structured access log line, and conservative security headers."""
+    """Request id, structured access log line, and the security headers of every response
+    (the one place they are applied: see ``headers.py``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -52,11 +48,8 @@ class RequestContextMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                existing = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in existing]
                 message["headers"] = [
-                    *message.get("headers", []),
-                    *extra,
+                    *with_security_headers(list(message.get("headers", []))),
                     (b"x-request-id", request_id.encode()),
                 ]
             await send(message)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from leadmagnet.common.jobfiles import file_keys
+from leadmagnet.common.jobfiles import visible_files
 from leadmagnet.common.models import (
     CallbackGate,
     DocumentVersion,
@@ -15,12 +15,12 @@ from leadmagnet.common.models import (
     FormField,
     Job,
     JobEvent,
-    JobStatus,
     Workflow,
 )
 from leadmagnet.common.money import micros_to_usd
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers.base import Usage
+from leadmagnet.common.stores.jobs import delivers, visible_data
 
 
 class ArtifactView(BaseModel):
@@ -76,7 +76,8 @@ class JobView(BaseModel):
     timeline: list[TimelineEntry]
     files: dict[str, str] = Field(
         default_factory=dict,
-        description="Finished jobs: URLs of result.json / error.json and execution.log.",
+        description="Finished jobs: URLs of result.json / error.json and execution.log, once"
+        " written.",
     )
     status_url: str
     data: dict[str, Any] = Field(default_factory=dict, description="Kind-specific results.")
@@ -221,9 +222,10 @@ def _timeline(events: list[JobEvent]) -> list[TimelineEntry]:
 
 
 async def job_view(platform: Platform, job: Job) -> JobView:
-    # Nothing is delivered while an approval gate is closed: no output or artifact links yet.
-    gated = job.status is JobStatus.AWAITING_CALLBACK
-    artifacts = [] if gated else await platform.artifacts.list_for_job(job.job_id)
+    # One rule for every kind and state (stores.jobs.delivers): only a completed job shows its
+    # output and artifacts; a waiting one has none yet, a failed one never will.
+    delivered = delivers(job)
+    artifacts = await platform.artifacts.list_for_job(job.job_id) if delivered else []
     artifact_views = [
         ArtifactView(
             artifact_id=a.artifact_id,
@@ -247,10 +249,10 @@ async def job_view(platform: Platform, job: Job) -> JobView:
         error_code=job.error_code,
         error_message=job.error_message,
         output_url=(
-            await platform.artifacts.url(job.output_key) if job.output_key and not gated else None
+            await platform.artifacts.url(job.output_key) if job.output_key and delivered else None
         ),
         artifacts=artifact_views,
-        files={name: await platform.artifacts.url(key) for name, key in file_keys(job).items()},
+        files={name: await platform.artifacts.url(key) for name, key in visible_files(job).items()},
         cost=CostView(
             total_usd=micros_to_usd(job.cost_micros),
             total_micros=job.cost_micros,
@@ -271,7 +273,7 @@ async def job_view(platform: Platform, job: Job) -> JobView:
         ),
         timeline=_timeline(await platform.jobs.timeline(job.job_id)),
         status_url=status_url(platform, job.job_id),
-        data=job.data,
+        data=visible_data(job),
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -22,6 +23,20 @@ class AttachmentRef(BaseModel):
 
     id: str = Field(pattern=r"^att_[A-Za-z0-9_-]{16,64}$", description="From POST /v1/attachments.")
     name: str | None = Field(None, max_length=200)
+
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\u2028\u2029/\\\\]+")
+
+
+def safe_filename(name: str | None, fallback: str) -> str:
+    """A customer-given file name fit for a transcript row, a MIME filename and a link text:
+    one line, no path, at most 100 characters; ``fallback`` when nothing usable is left."""
+    cleaned = " ".join(_UNSAFE_NAME.sub(" ", name or "").split()).strip(" .")
+    return cleaned[:100] or fallback
+
+
+def attachment_label(a: AttachmentRef) -> str:
+    return safe_filename(a.name, a.id)
 
 
 class ChatMessage(BaseModel):
@@ -54,19 +69,33 @@ class Transcript(BaseModel):
                 seen.setdefault(a.id, None)
         return list(seen)
 
+    def attachment_names(self) -> dict[str, str]:
+        """The customer's file name of each attachment id (the first one given)."""
+        names: dict[str, str] = {}
+        for m in self.customer_messages():
+            for a in m.attachments:
+                if a.name and a.id not in names:
+                    names[a.id] = a.name
+        return names
+
     def canonical_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
 
     def sha256(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
-    def as_text(self) -> str:
+    def as_text(self, *, times: bool = True) -> str:
+        """One ``Customer [time]: text`` / ``Assistant [time]: text`` line per message; the
+        message's further lines and its ``Attachment: name`` rows are indented, so a line that
+        starts with a role is always a message boundary (a message cannot fake one)."""
         lines = []
         for m in self.messages:
             who = "Customer" if m.role == "user" else "Assistant"
-            when = f" [{m.time.isoformat()}]" if m.time else ""
-            lines.append(f"{who}{when}: {m.text.strip()}")
-            lines += [f"  Attachment: {a.name or a.id}" for a in m.attachments]
+            when = f" [{m.time.isoformat(timespec='seconds')}]" if m.time and times else ""
+            first, *rest = m.text.strip().splitlines() or [""]
+            lines.append(f"{who}{when}: {first}")
+            lines += [f"  {line}" for line in rest]
+            lines += [f"  Attachment: {attachment_label(a)}" for a in m.attachments]
         return "\n".join(lines)
 
 

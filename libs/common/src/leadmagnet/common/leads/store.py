@@ -19,7 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..aws import AwsClients
-from ..dynamo import DynamoTable, deserialize, is_conditional_failure, values
+from ..dynamo import DynamoTable, deserialize, is_conditional_failure, parse_all_stored, values
 from ..errors import ConflictError
 from ..models import utcnow
 from ..settings import Settings
@@ -79,7 +79,7 @@ class LeadStore:
             KeyConditionExpression="tenant_id = :t",
             ExpressionAttributeValues=values(t=tenant_id),
         )
-        return [ChatChannel.model_validate(i) for i in items]
+        return parse_all_stored(ChatChannel, items)
 
     # ---- lead state -----------------------------------------------------------------------
 

@@ -2,23 +2,34 @@
 
 ``auto`` picks a provider whose API key is set (text: OpenAI, then Anthropic; vision: Anthropic,
 then OpenAI; images: OpenAI), else the offline provider, and logs the choice (never the key).
+Amazon Bedrock has no key (IAM credentials): it is used only when asked for by name
+(``LLM_PROVIDER``/``VISION_PROVIDER``/``IMAGE_PROVIDER=bedrock``).
+
+Each provider's SDK is imported only when that provider is selected.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from ..logging import get_logger
 from ..settings import Settings
-from .anthropic import AnthropicProvider
 from .base import Provider
 from .offline import OfflineProvider, register_offline_builder
-from .openai import OpenAIProvider
+
+if TYPE_CHECKING:
+    from ..aws import AwsClients
+    from .anthropic import AnthropicProvider
+    from .bedrock import BedrockProvider
+    from .openai import OpenAIProvider
 
 log = get_logger()
 
 __all__ = [
     "AnthropicProvider",
+    "BedrockProvider",
     "OfflineProvider",
     "OpenAIProvider",
     "Provider",
@@ -26,6 +37,18 @@ __all__ = [
     "create_providers",
     "register_offline_builder",
 ]
+
+_LAZY = {
+    "AnthropicProvider": ".anthropic",
+    "BedrockProvider": ".bedrock",
+    "OpenAIProvider": ".openai",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -49,15 +72,25 @@ def _resolve(choice: str, order: tuple[str, ...], settings: Settings) -> str:
     return next((name for name in order if keys.get(name)), "offline")
 
 
-def create_providers(settings: Settings) -> Providers:
+def create_providers(settings: Settings, aws: AwsClients | None = None) -> Providers:
+    """``aws``: the process's AWS clients, which make Bedrock's client (one session and
+    config per process); without it a Bedrock provider opens its own on first use."""
     cache: dict[str, Provider] = {}
 
     def get(name: str) -> Provider:
         if name not in cache:
             if name == "openai":
+                from .openai import OpenAIProvider
+
                 cache[name] = OpenAIProvider(settings)
             elif name == "anthropic":
+                from .anthropic import AnthropicProvider
+
                 cache[name] = AnthropicProvider(settings)
+            elif name == "bedrock":
+                from .bedrock import BedrockProvider
+
+                cache[name] = BedrockProvider(settings, aws)
             else:
                 cache[name] = OfflineProvider()
         return cache[name]

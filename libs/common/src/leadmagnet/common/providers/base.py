@@ -1,8 +1,9 @@
 """The one provider interface every service that generates text or images uses.
 
-Implementations: ``openai`` (official async SDK), ``anthropic`` (official async SDK) and
-``offline`` (deterministic, no network). Every call returns its raw token usage and its cost in
-integer micro-dollars, priced from the price data file (never from code).
+Implementations: ``openai`` (official async SDK), ``anthropic`` (official async SDK),
+``bedrock`` (Amazon Bedrock through aiobotocore) and ``offline`` (deterministic, no network).
+Every call returns its raw token usage and its cost in integer micro-dollars, priced from the
+price data file (never from code).
 
 Errors: implementations raise ``leadmagnet.common.errors.TransientError`` for 408/409/429/5xx,
 timeouts and connection errors (with ``retry_after`` from ``Retry-After`` when given) and
@@ -90,6 +91,9 @@ class ImageRequest(BaseModel):
     stage: str | None = None
     # Offline provider: palette for the placeholder drawing (hex colours).
     palette: list[str] = Field(default_factory=list)
+    # A photo the picture should be a variation of (a product kit's upload). Providers that can
+    # (bedrock: Nova Canvas IMAGE_VARIATION) use it; the others draw from the prompt alone.
+    source_images: list[ImageInput] = Field(default_factory=list)
     label: str | None = None
 
 

@@ -1,15 +1,51 @@
-"""Map the official SDKs' typed errors to our two kinds, once for every provider."""
+"""Map the providers' typed errors to our two kinds, once for every provider.
+
+The SDKs are imported only when an error of theirs is mapped (a process that uses one provider
+never imports the others); botocore's exceptions come with aiobotocore, which every service has.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import anthropic
-import openai
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
 
 from ..errors import LeadmagnetError, PermanentError, TransientError
 
 TRANSIENT_STATUSES = {408, 409, 429}
+
+# Bedrock (and AWS JSON services) error codes. Throttling and capacity are worth waiting for;
+# a bad request, missing model access or an unknown model id are not.
+AWS_TRANSIENT_CODES = {
+    "ThrottlingException": "provider_rate_limited",
+    "TooManyRequestsException": "provider_rate_limited",
+    "ServiceUnavailableException": "provider_unavailable",
+    "InternalServerException": "provider_unavailable",
+    "ModelNotReadyException": "provider_unavailable",
+    "ModelTimeoutException": "provider_timeout",
+    "RequestTimeout": "provider_timeout",
+    "ModelErrorException": "provider_unavailable",  # 424: the model failed on this request
+    "ServiceQuotaExceededException": "provider_rate_limited",
+}
+AWS_PERMANENT_CODES = {
+    "ValidationException",
+    "AccessDeniedException",
+    "ResourceNotFoundException",
+    "UnrecognizedClientException",
+}
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -27,6 +63,9 @@ def _retry_after(headers: Any) -> float | None:
 
 def map_sdk_error(provider: str, err: Exception) -> LeadmagnetError:
     """SDK exception -> TransientError (with Retry-After) or PermanentError."""
+    import anthropic
+    import openai
+
     timeouts = (openai.APITimeoutError, anthropic.APITimeoutError)
     connection = (openai.APIConnectionError, anthropic.APIConnectionError)
     status_errors = (openai.APIStatusError, anthropic.APIStatusError)
@@ -45,6 +84,47 @@ def map_sdk_error(provider: str, err: Exception) -> LeadmagnetError:
             code = "provider_rate_limited" if status == 429 else "provider_unavailable"
             return TransientError(text, code=code, retry_after=_retry_after(err.response.headers))
         return PermanentError(text, code="provider_rejected")
+    return TransientError(f"{provider} call failed: {type(err).__name__}", code="provider_error")
+
+
+def map_botocore_error(provider: str, err: Exception) -> LeadmagnetError:
+    """botocore exception (after botocore's own small retry budget) -> our two kinds.
+
+    Throttling, unavailable/internal/not-ready, 408/429/5xx, timeouts and connection errors are
+    transient (``Retry-After`` honoured when the answer has one); validation, access denied,
+    unknown model and other 4xx are permanent; so are missing credentials or region (config).
+    """
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {}) or {}
+        meta = err.response.get("ResponseMetadata", {}) or {}
+        code = str(error.get("Code") or "")
+        status = int(meta.get("HTTPStatusCode") or 0)
+        request_id = meta.get("RequestId")
+        detail = str(error.get("Message") or code or "error")[:300]
+        text = f"{provider} answered {status} {code}: {detail}" + (
+            f" (request {request_id})" if request_id else ""
+        )
+        retry_after = _retry_after(meta.get("HTTPHeaders"))
+        if code in AWS_TRANSIENT_CODES:
+            return TransientError(text, code=AWS_TRANSIENT_CODES[code], retry_after=retry_after)
+        if code in AWS_PERMANENT_CODES:
+            return PermanentError(text, code="provider_rejected")
+        if status in TRANSIENT_STATUSES or status >= 500:
+            kind = "provider_rate_limited" if status == 429 else "provider_unavailable"
+            return TransientError(text, code=kind, retry_after=retry_after)
+        return PermanentError(text, code="provider_rejected")
+    if isinstance(err, ConnectTimeoutError | ReadTimeoutError):
+        return TransientError(f"{provider} request timed out", code="provider_timeout")
+    if isinstance(err, EndpointConnectionError | BotoConnectionError):
+        return TransientError(f"{provider} connection failed", code="provider_unreachable")
+    if isinstance(err, NoCredentialsError | PartialCredentialsError | NoRegionError):
+        return PermanentError(f"{provider} is not configured: {err}", code="provider_config")
+    if isinstance(err, ParamValidationError):
+        return PermanentError(f"{provider} rejected the request: {err}"[:400], code="bad_request")
+    if isinstance(err, BotoCoreError):
+        return TransientError(
+            f"{provider} call failed: {type(err).__name__}", code="provider_error"
+        )
     return TransientError(f"{provider} call failed: {type(err).__name__}", code="provider_error")
 
 

@@ -48,7 +48,13 @@ class PriceTable:
             if prices is None:
                 log.warning("pricing.unknown_model", model=model, operation=operation)
                 return 0, f"unknown-model:{model}"
-            per_image = prices.get(usage.image_quality or "standard", prices.get("standard"))
+            quality = usage.image_quality or "standard"
+            per_image = prices.get(quality, prices.get("standard"))
+            # Size tiers (Nova Canvas: up to 1024x1024, then up to 2048x2048): "max_pixels" is
+            # the base tier's limit, "<quality>_large" the price above it.
+            limit = prices.get("max_pixels")
+            if limit is not None and _pixels(usage.image_size) > limit:
+                per_image = prices.get(f"{quality}_large", prices.get("standard_large", per_image))
             usd = (per_image or Decimal(0)) * usage.images
         else:
             text = self._text_prices(model)
@@ -66,6 +72,14 @@ class PriceTable:
             ) / MILLION
         micros = int((usd * MILLION).quantize(Decimal(1), rounding=ROUND_HALF_UP))
         return micros, self.version
+
+
+def _pixels(size: str | None) -> int:
+    try:
+        width, height = (int(v) for v in (size or "").lower().split("x"))
+    except ValueError:
+        return 0
+    return width * height
 
 
 @lru_cache(maxsize=4)

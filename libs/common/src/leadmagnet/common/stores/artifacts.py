@@ -76,6 +76,19 @@ class ArtifactStore:
         )
         return [Artifact.model_validate(i) for i in items]
 
+    async def withdraw_for_job(self, job_id: str) -> int:
+        """Delete a job's artifacts (objects and records): a failed job has no deliverables.
+
+        The bucket is versioned, so the delete leaves a delete marker: a GET of the key (every
+        link we mint, presigned or CDN) answers 404 from then on. Idempotent; returns how
+        many artifacts were withdrawn.
+        """
+        artifacts = await self.list_for_job(job_id)
+        for a in artifacts:
+            await self.s3.delete_object(Bucket=self.bucket, Key=a.s3_key)
+            await self.table.delete({"job_id": job_id, "artifact_id": a.artifact_id})
+        return len(artifacts)
+
     async def url(self, key: str, *, filename: str | None = None) -> str:
         """A GET URL; with ``filename`` a presigned one asks the browser to download it."""
         if self.settings.public_base_url:

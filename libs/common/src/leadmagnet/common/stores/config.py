@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..aws import AwsClients
-from ..dynamo import DynamoTable, is_conditional_failure, values
+from ..dynamo import DynamoTable, is_conditional_failure, parse_all_stored, parse_stored, values
 from ..errors import ConflictError
 from ..models import Form, Submission, Workflow, utcnow
 
@@ -23,15 +23,21 @@ class WorkflowStore:
         await self.table.put(wf.model_dump(mode="json"))
         return wf
 
+    async def get_raw(self, tenant_id: str, workflow_id: str) -> dict[str, Any] | None:
+        """The stored item as it is, valid or not (a PATCH may repair an invalid one)."""
+        return await self.table.get({"tenant_id": tenant_id, "workflow_id": workflow_id})
+
     async def get(self, tenant_id: str, workflow_id: str) -> Workflow | None:
-        item = await self.table.get({"tenant_id": tenant_id, "workflow_id": workflow_id})
-        return Workflow.model_validate(item) if item else None
+        """None when missing, or stored invalid (logged; PATCH can repair it)."""
+        item = await self.get_raw(tenant_id, workflow_id)
+        return parse_stored(Workflow, item) if item else None
 
     async def list(self, tenant_id: str) -> list[Workflow]:
+        """The tenant's valid workflows; invalid stored ones are skipped and logged."""
         items = await self.table.query(
             KeyConditionExpression="tenant_id = :t", ExpressionAttributeValues=values(t=tenant_id)
         )
-        return [Workflow.model_validate(i) for i in items]
+        return parse_all_stored(Workflow, items)
 
 
 class FormStore:
@@ -67,7 +73,7 @@ class FormStore:
 
     async def get(self, slug: str) -> Form | None:
         item = await self.table.get({"slug": slug}, consistent=False)
-        return Form.model_validate(item) if item else None
+        return parse_stored(Form, item) if item else None
 
     async def list(self, tenant_id: str) -> list[Form]:
         items = await self.table.query(
@@ -75,7 +81,7 @@ class FormStore:
             KeyConditionExpression="tenant_id = :t",
             ExpressionAttributeValues=values(t=tenant_id),
         )
-        return [Form.model_validate(i) for i in items]
+        return parse_all_stored(Form, items)
 
 
 class SubmissionStore:

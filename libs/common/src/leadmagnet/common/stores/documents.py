@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..aws import AwsClients
-from ..dynamo import DynamoTable, is_conditional_failure, values
+from ..dynamo import DynamoTable, is_conditional_failure, parse_all_stored, parse_stored, values
 from ..errors import ConflictError, NotFoundError
 from ..models import DocumentVersion, utcnow
 
@@ -63,7 +63,7 @@ class VersionedDocuments:
             ExpressionAttributeValues=values(t=tenant_id, p=f"{doc_id}#v"),
             ScanIndexForward=False,
         )
-        return [DocumentVersion.model_validate(i) for i in items]
+        return parse_all_stored(DocumentVersion, items)
 
     async def latest(self, tenant_id: str, doc_id: str) -> DocumentVersion | None:
         items = await self.table.query(
@@ -122,7 +122,9 @@ class VersionedDocuments:
         async for item in self.table.iter_query(
             KeyConditionExpression="tenant_id = :t", ExpressionAttributeValues=values(t=tenant_id)
         ):
-            doc = DocumentVersion.model_validate(item)
+            doc = parse_stored(DocumentVersion, item)
+            if doc is None:
+                continue
             if doc.doc_id not in newest or doc.version > newest[doc.doc_id].version:
                 newest[doc.doc_id] = doc
         return sorted(newest.values(), key=lambda d: d.created_at, reverse=True)

@@ -18,7 +18,14 @@ import structlog
 from botocore.exceptions import ClientError
 
 from ..aws import AwsClients
-from ..dynamo import DynamoTable, deserialize, is_conditional_failure, serialize, values
+from ..dynamo import (
+    DynamoTable,
+    deserialize,
+    is_conditional_failure,
+    parse_all_stored,
+    serialize,
+    values,
+)
 from ..errors import ConflictError, NotFoundError, PermanentError
 from ..models import Job, JobEvent, JobStatus, LogLevel, LogType, utcnow
 from ..providers.base import CallCost
@@ -49,6 +56,38 @@ def _cursor_decode(cursor: str, tenant_id: str) -> dict[str, Any]:
 
 def template_ref(tenant_id: str, template_id: str) -> str:
     return f"{tenant_id}#{template_id}"
+
+
+def delivers(job: Job) -> bool:
+    """Whether a job may show its deliverables (output, artifacts, run output and images, kit
+    assets) — the one rule every view asks (API, runs API, job page, webhooks).
+
+    Seed 004: results exist only after approval. A job that is still pending, processing or
+    waiting (``awaiting_callback``, ``awaiting_confirmation``) has nothing to deliver yet, and a
+    failed one never will: whatever it produced before failing (a rendered page behind a
+    rejected approval gate, half a kit, a run's first images) is withdrawn, not shown.
+    """
+    return job.status is JobStatus.COMPLETED
+
+
+def visible_data(job: Job) -> dict[str, Any]:
+    """``job.data`` as a view may show it: without links to deliverables unless delivered.
+
+    Funnel runs record the new image URLs in ``image_results`` while they run; a kept original
+    is the customer's own URL and stays.
+    """
+    if delivers(job):
+        return job.data
+    data = dict(job.data)
+    results = data.get("image_results")
+    if isinstance(results, list):
+        data["image_results"] = [
+            {**r, "new_url": r.get("original_url") if r.get("status") == "kept_original" else None}
+            if isinstance(r, dict)
+            else r
+            for r in results
+        ]
+    return data
 
 
 class JobStore:
@@ -90,7 +129,7 @@ class JobStore:
         if cursor:
             kwargs["ExclusiveStartKey"] = serialize(_cursor_decode(cursor, tenant_id))
         resp = await self.client.query(**kwargs)
-        jobs = [Job.model_validate(deserialize(i)) for i in resp.get("Items", [])]
+        jobs = parse_all_stored(Job, [deserialize(i) for i in resp.get("Items", [])])
         last = resp.get("LastEvaluatedKey")
         return jobs, _cursor_encode(deserialize(last) if last else None)
 
@@ -277,7 +316,7 @@ class JobStore:
             ScanIndexForward=False,
             Limit=limit,
         )
-        return [Job.model_validate(deserialize(i)) for i in resp.get("Items", [])]
+        return parse_all_stored(Job, [deserialize(i) for i in resp.get("Items", [])])
 
     async def add_cost(self, job_id: str, call: CallCost) -> None:
         await self.jobs.update(
@@ -294,6 +333,17 @@ class JobStore:
             {"job_id": job_id},
             UpdateExpression="ADD artifact_ids :a",
             ExpressionAttributeValues=values(a={artifact_id}),
+        )
+
+    async def record_files(self, job_id: str, files: dict[str, str]) -> None:
+        """Record the job's result/log files once they are written (the view links only
+        these: a link must never point at a file that is not there yet)."""
+        await self.jobs.update(
+            {"job_id": job_id},
+            UpdateExpression="SET #f = :f",
+            ConditionExpression="attribute_exists(job_id)",
+            ExpressionAttributeNames={"#f": "files"},
+            ExpressionAttributeValues=values(f=files),
         )
 
     async def timeline(self, job_id: str, *, after_seq: int = 0) -> list[JobEvent]:

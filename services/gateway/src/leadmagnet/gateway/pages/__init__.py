@@ -23,16 +23,19 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import Form, Job, JobStatus
+from leadmagnet.common.models import Form, Job
 from leadmagnet.common.platform import Platform
+from leadmagnet.common.stores.jobs import delivers
 
-from ..api import HTTPError, read_body
+from ..api import HTTPError, bounded_int, read_body
 from ..progress import progress_of, steps_for
 from ..routes.public import HONEYPOT_FIELD, accept_submission
 from .render import STATIC_DIR, Branding, branding, message_page, render_page
 
 log = get_logger()
 MAX_ID = 64
+# A form has at most 50 fields (plus the honeypot): a POST with more is not from our page.
+MAX_POSTED_FIELDS = 100
 
 
 def _platform(request: Request) -> Platform:
@@ -87,9 +90,21 @@ async def form_post(request: Request) -> Response:
         raw = await read_body(request, platform.settings.max_body_bytes)
     except HTTPError as e:
         return message_page(e.status, "The form is too large", e.message, brand)
-    posted = dict(
-        parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=200)
-    )
+    try:
+        posted = dict(
+            parse_qsl(
+                raw.decode("utf-8", "replace"),
+                keep_blank_values=True,
+                max_num_fields=MAX_POSTED_FIELDS,
+            )
+        )
+    except ValueError:  # "Max number of fields exceeded": no form has that many
+        return message_page(
+            413,
+            "The form has too many fields",
+            f"A form sends at most {MAX_POSTED_FIELDS} fields. Please use the form on this page.",
+            brand,
+        )
     if posted.get(HONEYPOT_FIELD):
         # A bot filled the invisible field: no job, and nothing that tells it so.
         log.info("form.honeypot", form=form.slug)
@@ -119,7 +134,7 @@ async def job_page(request: Request) -> Response:
     if job is None:
         return message_page(404, "Not found", "We cannot find this page. Check the link you used.")
     progress = progress_of(await platform.jobs.timeline(job.job_id))
-    done = job.status is JobStatus.COMPLETED and job.output_key is not None
+    done = delivers(job) and job.output_key is not None  # the platform's one rule
     return render_page(
         "job.html",
         brand=await _brand(platform, job.tenant_id, job.workflow_id),
@@ -139,7 +154,7 @@ async def job_page(request: Request) -> Response:
 async def job_download(request: Request) -> Response:
     platform = _platform(request)
     job = await _job(request)
-    if job is None or job.status is not JobStatus.COMPLETED or not job.output_key:
+    if job is None or not delivers(job) or not job.output_key:
         return message_page(404, "Not ready", "There is nothing to download yet.")
     filename = job.output_key.rsplit("/", 1)[-1]
     return RedirectResponse(await platform.artifacts.url(job.output_key, filename=filename), 303)
@@ -151,8 +166,7 @@ async def chat_demo(request: Request) -> Response:
     channel = await platform.leads.channel(slug)
     if channel is None:
         return message_page(404, "Chat not found", f"There is no chat channel {slug!r}.")
-    idle = request.query_params.get("idle", "")
-    idle_seconds = int(idle) if idle.isdigit() and 1 <= int(idle) <= 900 else None
+    idle_seconds = bounded_int(request.query_params.get("idle", ""), maximum=900) or None
     return render_page(
         "chat.html",
         brand=Branding(name=channel.business_name),

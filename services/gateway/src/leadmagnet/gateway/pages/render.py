@@ -13,6 +13,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse
 
+from ..headers import content_security_policy
+
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 _env = Environment(
@@ -55,24 +57,6 @@ def branding(name: str, options: dict[str, Any] | None) -> Branding:
     )
 
 
-def _csp(nonce: str) -> str:
-    return "; ".join(
-        [
-            "default-src 'self'",
-            "script-src 'self'",
-            f"style-src 'self' 'nonce-{nonce}'",
-            "img-src 'self' data: https: http:",
-            "connect-src 'self'",
-            # the finished lead magnet lives on the artifact host (CDN or presigned S3)
-            "frame-src https: http:",
-            "form-action 'self'",
-            "base-uri 'none'",
-            "object-src 'none'",
-            "frame-ancestors 'none'",
-        ]
-    )
-
-
 def render_page(
     template: str, *, status: int = 200, brand: Branding, **context: Any
 ) -> HTMLResponse:
@@ -81,7 +65,10 @@ def render_page(
     return HTMLResponse(
         html,
         status_code=status,
-        headers={"content-security-policy": _csp(nonce), "cache-control": "no-store"},
+        headers={
+            "content-security-policy": content_security_policy(nonce),
+            "cache-control": "no-store",
+        },
     )
 
 

@@ -23,6 +23,7 @@ from leadmagnet.common.funnels import (
 from leadmagnet.common.ids import random_id
 from leadmagnet.common.models import (
     FIELD_NAME,
+    MAX_VERSION,
     RESOURCE_ID,
     CallbackGate,
     Form,
@@ -34,7 +35,7 @@ from leadmagnet.common.netguard import resolve_checked
 from leadmagnet.common.rendering import check_template
 from leadmagnet.common.webhooks import new_secret
 
-from ..api import ApiContext, ErrorDetail, HTTPError, Strict
+from ..api import ApiContext, ErrorDetail, HTTPError, Strict, bounded_int, validation_details
 from ..views import (
     FormList,
     FormView,
@@ -83,7 +84,8 @@ class TemplateCreate(Strict):
 
 
 class TemplateVersionCreate(Strict):
-    """A new version; fields left out are taken from the newest version."""
+    """A new version; fields left out (or null) are taken from the newest version, and the
+    result is checked as a whole for the template's kind, as at creation."""
 
     html: str | None = Field(None, min_length=1)
     brandGuideContent: str | None = Field(None, min_length=1, max_length=MAX_BRAND_GUIDE_CHARS)
@@ -95,27 +97,57 @@ class TemplateVersionCreate(Strict):
 
 
 class WorkflowCreate(Strict):
+    """A workflow turns a form submission into a report rendered with an html template: every
+    workflow kind renders, so ``template_id`` is required (a workflow without one could only
+    fail each job with ``no_template``)."""
+
     name: str = Field(min_length=1, max_length=200)
     kind: str = Field("lead_magnet", pattern=r"^[a-z_]{3,40}$")
     instructions: str = Field(min_length=1, max_length=20_000)
     model: str | None = Field(None, max_length=100)
-    template_id: str | None = Field(None, pattern=RESOURCE_ID)
-    template_version: int | None = Field(None, ge=1)
+    template_id: str = Field(
+        pattern=RESOURCE_ID, description="An html template of this tenant (checked at once)."
+    )
+    template_version: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_VERSION,
+        description="Pinned template version; null uses the newest published one.",
+    )
     webhook_url: str | None = Field(None, max_length=2000)
     options: StorableObject = Field(default_factory=dict)
     await_callback: CallbackGate | None = Field(
-        None, description="Approval gate before delivery: wait for POST /v1/callbacks."
+        None,
+        description="Approval gate before delivery: wait for POST /v1/callbacks. Each call's"
+        " secret_id must be under '<RESOURCE_PREFIX>/'.",
     )
 
 
+# What null means in a PATCH, per field: it clears an optional field; a required one (name,
+# instructions, template_id) cannot be null. The merged workflow is then validated as a whole
+# with WorkflowCreate, so a PATCH can never store what a POST could not.
+_NOT_NULL = "Cannot be null (required)."
+_ABSENT: Any = None  # the default of a field not sent: never read (exclude_unset)
+
+
 class WorkflowUpdate(Strict):
-    name: str | None = Field(None, min_length=1, max_length=200)
-    instructions: str | None = Field(None, min_length=1, max_length=20_000)
-    model: str | None = Field(None, max_length=100)
-    template_id: str | None = Field(None, pattern=RESOURCE_ID)
-    template_version: int | None = Field(None, ge=1)
-    webhook_url: str | None = Field(None, max_length=2000)
-    options: StorableObject | None = None
+    """Only the fields sent change (a merge). ``null`` clears an optional field: ``model`` (the
+    default model), ``template_version`` (the newest published version), ``webhook_url`` (no
+    webhook), ``await_callback`` (no gate), ``options`` (``{}``). ``name``, ``instructions`` and
+    ``template_id`` are required: null is a 422."""
+
+    # Typed without None (and not required): the schema says null is refused, and pydantic
+    # answers 422 with the field's location when it is sent.
+    name: str = Field(_ABSENT, min_length=1, max_length=200, description=_NOT_NULL)
+    instructions: str = Field(_ABSENT, min_length=1, max_length=20_000, description=_NOT_NULL)
+    model: str | None = Field(None, max_length=100, description="null: the default model.")
+    template_id: str = Field(_ABSENT, pattern=RESOURCE_ID, description=_NOT_NULL)
+    template_version: int | None = Field(
+        None, ge=1, le=MAX_VERSION, description="null: the newest published version."
+    )
+    webhook_url: str | None = Field(None, max_length=2000, description="null: no webhook.")
+    options: StorableObject | None = Field(None, description="null: {}.")
+    await_callback: CallbackGate | None = Field(None, description="null: no approval gate.")
 
 
 class FormCreate(Strict):
@@ -197,16 +229,29 @@ async def _check_webhook(ctx: ApiContext, url: str | None) -> None:
 
 
 async def _check_gate(ctx: ApiContext, gate: CallbackGate | None) -> None:
-    """Outbound calls obey the same SSRF rules as webhooks."""
+    """Outbound calls obey the same SSRF rules as webhooks, and read only secrets under
+    '<RESOURCE_PREFIX>/' (the renderer refuses others: better to say so now than at the gate)."""
+    scope = f"{ctx.platform.settings.resource_prefix}/"
     for i, call in enumerate(gate.calls if gate else []):
+        loc = f"body.await_callback.calls[{i}]"
+        if call.secret_id is not None and not call.secret_id.startswith(scope):
+            message = f"secret_id must start with '{scope}'"
+            raise HTTPError(
+                422,
+                "invalid_secret_id",
+                message,
+                [ErrorDetail(loc=f"{loc}.secret_id", message=message)],
+            )
         try:
             await resolve_checked(
                 call.url, allow_private=ctx.platform.settings.allow_private_targets
             )
         except LeadmagnetError as e:
-            loc = f"body.await_callback.calls[{i}].url"
             raise HTTPError(
-                422, "invalid_call_url", e.message, [ErrorDetail(loc=loc, message=e.message)]
+                422,
+                "invalid_call_url",
+                e.message,
+                [ErrorDetail(loc=f"{loc}.url", message=e.message)],
             ) from None
 
 
@@ -327,11 +372,11 @@ async def add_template_version(ctx: ApiContext) -> TemplateView:
     errors=(404,),
 )
 async def publish_template(ctx: ApiContext) -> TemplateView:
-    version = ctx.path["version"]
-    if not version.isdigit():
-        raise HTTPError(404, "template_not_found", "version must be a number")
+    version = bounded_int(ctx.path["version"], maximum=MAX_VERSION)
+    if not version:
+        raise HTTPError(404, "template_not_found", f"version must be a number 1..{MAX_VERSION}")
     doc = await ctx.platform.templates.publish(
-        ctx.require_tenant(), ctx.path["template_id"], int(version)
+        ctx.require_tenant(), ctx.path["template_id"], version
     )
     return template_view(doc)
 
@@ -380,11 +425,19 @@ async def list_workflows(ctx: ApiContext) -> WorkflowList:
     tags=TAGS,
     auth=True,
     response=WorkflowView,
-    errors=(404,),
+    errors=(404, 409),
 )
 async def get_workflow(ctx: ApiContext) -> WorkflowView:
-    wf = await ctx.platform.workflows.get(ctx.require_tenant(), ctx.path["workflow_id"])
+    tenant, workflow_id = ctx.require_tenant(), ctx.path["workflow_id"]
+    wf = await ctx.platform.workflows.get(tenant, workflow_id)
     if wf is None:
+        if await ctx.platform.workflows.get_raw(tenant, workflow_id) is not None:
+            # Stored before validation existed (or by hand): say so, and how to repair it.
+            raise HTTPError(
+                409,
+                "workflow_invalid",
+                "this workflow is stored invalid; PATCH it with valid values to repair it",
+            )
         raise HTTPError(404, "workflow_not_found", "no such workflow")
     return workflow_view(wf)
 
@@ -400,19 +453,39 @@ async def get_workflow(ctx: ApiContext) -> WorkflowView:
     errors=(404,),
 )
 async def update_workflow(ctx: ApiContext) -> WorkflowCreated:
-    """Returns a new webhook secret only when a webhook URL is set for the first time."""
-    wf = await ctx.platform.workflows.get(ctx.require_tenant(), ctx.path["workflow_id"])
-    if wf is None:
+    """A merge: only the fields sent change; the merged workflow is validated as a whole (as at
+    creation) before anything is written. Returns a new webhook secret only when the workflow
+    gets its first webhook URL or approval gate."""
+    tenant = ctx.require_tenant()
+    stored = await ctx.platform.workflows.get_raw(tenant, ctx.path["workflow_id"])
+    if stored is None:
         raise HTTPError(404, "workflow_not_found", "no such workflow")
     changes = ctx.body.model_dump(exclude_unset=True)
-    await _check_webhook(ctx, changes.get("webhook_url"))
-    await _check_template_ref(
-        ctx, changes.get("template_id", wf.template_id), changes.get("template_version")
-    )
+    if "options" in changes and changes["options"] is None:
+        changes["options"] = {}
+    editable = {k: stored[k] for k in WorkflowCreate.model_fields if stored.get(k) is not None}
+    try:
+        merged = WorkflowCreate.model_validate({**editable, **changes})
+    except ValidationError as e:
+        raise HTTPError(
+            422,
+            "validation_error",
+            "the workflow would be invalid",
+            validation_details(e, "body"),
+        ) from None
+    # The outbound targets are resolved (DNS) only when they change; the template always.
+    if "webhook_url" in changes:
+        await _check_webhook(ctx, merged.webhook_url)
+    if "await_callback" in changes:
+        await _check_gate(ctx, merged.await_callback)
+    await _check_template_ref(ctx, merged.template_id, merged.template_version)
+    secret = stored.get("webhook_secret")
     new_secret_value = None
-    if changes.get("webhook_url") and not wf.webhook_secret:
-        new_secret_value = changes["webhook_secret"] = new_secret()
-    wf = wf.model_copy(update={**changes, "updated_at": utcnow()})
+    if (merged.webhook_url or merged.await_callback) and not secret:
+        secret = new_secret_value = new_secret()
+    wf = Workflow.model_validate(
+        {**stored, **merged.model_dump(), "webhook_secret": secret, "updated_at": utcnow()}
+    )
     await ctx.platform.workflows.put(wf)
     return WorkflowCreated(**workflow_view(wf).model_dump(), webhook_secret=new_secret_value)
 

@@ -1,8 +1,11 @@
 """``POST /v1/callbacks``: an external system answers a job's approval gate (seed 004).
 
 Authenticated either by the tenant's API key or by a Standard Webhooks signature made with the
-workflow's webhook secret (the scheme of our outgoing webhooks). The token is single-use: a
-conditional delete decides, so a replayed or racing callback gets 409 and changes nothing.
+workflow's webhook secret (the scheme of our outgoing webhooks). The caller is authenticated
+*before* anything is looked up, and every gate is the tenant's own (``tenant_id`` +
+``external_id``), so the answers never tell who is waiting: without valid credentials it is
+always 401; with them, an unknown id and another tenant's id are the same 404. The token is
+single-use: a conditional delete decides, so a replayed or racing callback changes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +20,12 @@ from leadmagnet.common.webhooks import WebhookVerificationError, verify
 from ..api import ApiContext, HTTPError, authenticate
 from . import api
 
+UNKNOWN = "no job of yours is waiting for this external id"
+# One message for a missing, stale or unmatched signature and for an id nobody waits for: a
+# signature is verified with the secret of the workflow whose gate it answers, and whether
+# such a gate exists is exactly what an unauthenticated caller must not learn.
+BAD_SIGNATURE = "the webhook signature is missing, outside the time tolerance or not valid"
+
 
 class CallbackRequest(BaseModel):
     external_id: str = Field(min_length=1, max_length=200)
@@ -30,21 +39,38 @@ class CallbackResult(BaseModel):
     external_id: str
 
 
-async def _authorize(ctx: ApiContext, token: CallbackToken) -> None:
+def _has_api_key(ctx: ApiContext) -> bool:
     headers = ctx.request.headers
-    if "webhook-signature" in headers:
+    return bool(headers.get("authorization") or headers.get("x-api-key"))
+
+
+async def _signed_gate(ctx: ApiContext, external_id: str) -> CallbackToken:
+    """The gate whose workflow secret verifies the signature (the signature authenticates)."""
+    headers, raw = ctx.request.headers, ctx.request.state.raw_body
+    for token in await ctx.platform.callbacks.candidates(external_id):
         workflow = await ctx.platform.workflows.get(token.tenant_id, token.workflow_id)
         if workflow is None or not workflow.webhook_secret:
-            raise HTTPError(401, "invalid_signature", "this workflow has no signing secret")
+            continue
         try:
-            verify(workflow.webhook_secret, headers, ctx.request.state.raw_body)
-        except WebhookVerificationError as e:
-            raise HTTPError(401, "invalid_signature", e.message) from None
-        return
-    tenant_id = await authenticate(ctx.request, ctx.platform)
-    if tenant_id != token.tenant_id:
-        # Same answer as an unknown id: another tenant learns nothing about this one.
-        raise HTTPError(404, "unknown_external_id", "no job is waiting for this external id")
+            verify(workflow.webhook_secret, headers, raw)
+        except WebhookVerificationError:
+            continue
+        # The index is eventually consistent: re-read the gate itself before using it.
+        current = await ctx.platform.callbacks.get(token.tenant_id, external_id)
+        if current is not None and current.token == token.token:
+            return current
+        raise HTTPError(409, "callback_already_used", "this gate has already been answered")
+    raise HTTPError(401, "invalid_signature", BAD_SIGNATURE)
+
+
+async def _authorized_gate(ctx: ApiContext, external_id: str) -> CallbackToken:
+    if _has_api_key(ctx) or "webhook-signature" not in ctx.request.headers:
+        tenant_id = await authenticate(ctx.request, ctx.platform)  # 401 before any lookup
+        token = await ctx.platform.callbacks.get(tenant_id, external_id)
+        if token is None:
+            raise HTTPError(404, "unknown_external_id", UNKNOWN)
+        return token
+    return await _signed_gate(ctx, external_id)
 
 
 @api.route(
@@ -58,10 +84,7 @@ async def _authorize(ctx: ApiContext, token: CallbackToken) -> None:
 )
 async def post_callback(ctx: ApiContext) -> CallbackResult:
     body: CallbackRequest = ctx.body
-    token = await ctx.platform.callbacks.get(body.external_id)
-    if token is None:
-        raise HTTPError(404, "unknown_external_id", "no job is waiting for this external id")
-    await _authorize(ctx, token)
+    token = await _authorized_gate(ctx, body.external_id)
     if not await ctx.platform.callbacks.take(token):
         raise HTTPError(409, "callback_already_used", "this gate has already been answered")
     job = await resume(ctx.platform, token, success=body.status == "success", message=body.message)

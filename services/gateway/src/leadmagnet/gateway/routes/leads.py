@@ -418,7 +418,9 @@ def _page(status: int, title: str, text: str) -> HTMLResponse:
     body = (
         "<!doctype html><html lang='en'><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-        f"<title>{html.escape(title)}</title><body style='font:17px system-ui;margin:3rem'>"
+        # No inline style: the middleware gives every HTML answer the pages' strict CSP.
+        "<link rel='stylesheet' href='/static/site.css'>"
+        f"<title>{html.escape(title)}</title><body>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
     )
     return HTMLResponse(body, status_code=status)

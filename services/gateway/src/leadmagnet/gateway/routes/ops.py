@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import secrets
 import time
 
 from starlette.responses import HTMLResponse, JSONResponse
 
 from ..api import ApiContext
+from ..headers import content_security_policy
 from ..views import Health
 from . import api
 
 _READY_CACHE_SECONDS = 5.0
 _ready_cache: tuple[float, Health, int] | None = None
+_DOCS_CSS = (
+    "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+    "pre{background:#f4f4f4;padding:1rem;overflow:auto}section{border-top:1px solid #ddd}"
+)
 
 
 @api.route("GET", "/healthz", summary="Liveness", tags=("ops",), response=Health)
@@ -66,7 +72,9 @@ async def openapi(ctx: ApiContext) -> JSONResponse:
 
 @api.route("GET", "/docs", summary="Human-readable API reference", tags=("ops",))
 async def docs(ctx: ApiContext) -> HTMLResponse:
-    """A self-contained page (no CDN assets) generated from the OpenAPI document."""
+    """A self-contained page (no CDN assets, no scripts) generated from the OpenAPI document,
+    under the pages' strict CSP; its one style block carries the response's nonce."""
+    nonce = secrets.token_urlsafe(16)
     doc = ctx.request.app.state.openapi
     rows = []
     for path, ops in doc["paths"].items():
@@ -90,13 +98,11 @@ async def docs(ctx: ApiContext) -> HTMLResponse:
     schemas = html.escape(json.dumps(doc["components"]["schemas"], indent=2))
     page = (
         "<!doctype html><html lang='en'><meta charset='utf-8'><title>leadmagnet API</title>"
-        "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
-        "padding:0 1rem}pre{background:#f4f4f4;padding:1rem;overflow:auto}"
-        "section{border-top:1px solid #ddd}</style>"
+        f"<style nonce='{nonce}'>{_DOCS_CSS}</style>"
         f"<h1>{html.escape(doc['info']['title'])} {html.escape(doc['info']['version'])}</h1>"
         f"<p>{html.escape(doc['info']['description'])} "
         "<a href='/openapi.json'>openapi.json</a></p>"
         + "".join(rows)
         + f"<h2>Schemas</h2><pre>{schemas}</pre></html>"
     )
-    return HTMLResponse(page)
+    return HTMLResponse(page, headers={"content-security-policy": content_security_policy(nonce)})

@@ -14,10 +14,11 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from leadmagnet.common.errors import ConflictError
-from leadmagnet.common.events.products import ProductConfirmed, ProductRequested
-from leadmagnet.common.ids import new_job_id
+from leadmagnet.common.events.products import JobProgress, ProductConfirmed, ProductRequested
+from leadmagnet.common.ids import new_job_id, stable_id
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobStatus
+from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import (
     ALLOWED_TYPES,
     MAX_UPLOAD_BYTES,
@@ -167,10 +168,74 @@ async def create_kit(ctx: ApiContext) -> KitAccepted:
         tenant_id=tenant,
     )
     await publish_first_event(platform, event, job.job_id, "kit")
+    await _announce_created(platform, job)
     url = status_url(platform, job.job_id)
     return KitAccepted(
         job_id=job.job_id, status=job.status.value, status_url=url, events_url=f"{url}/events"
     )
+
+
+async def _not_confirmable(platform: Platform, job_id: str) -> HTTPError:
+    """Why a confirm lost: what happened to the kit, read after the conditional write failed
+    (the state the caller read before may be the very one a concurrent confirm just left)."""
+    job = await platform.jobs.require(job_id)
+    timeline = await platform.jobs.timeline(job_id)
+    confirmed = next((e for e in timeline if e.type == "job.confirmed"), None)
+    analysed = next((e for e in timeline if e.type == "job.analysis_complete"), None)
+    if confirmed is not None:
+        how = f"was already confirmed at {confirmed.at.isoformat(timespec='seconds')}"
+    elif job.data.get("auto_confirm") and analysed is not None:
+        how = (
+            "was confirmed automatically (auto_confirm) at "
+            f"{analysed.at.isoformat(timespec='seconds')}"
+        )
+    else:
+        how = ""
+    if job.status is JobStatus.COMPLETED:
+        return HTTPError(
+            409,
+            "already_completed",
+            f"this kit {how or 'was already confirmed'} and is complete: its assets are listed "
+            f"at GET /v1/jobs/{job_id} and in its job.complete event",
+        )
+    if job.status is JobStatus.FAILED:
+        return HTTPError(
+            409,
+            "kit_failed",
+            f"this kit failed ({job.error_code or 'error'}): {job.error_message or 'no reason'};"
+            " a failed kit cannot be confirmed, start a new one",
+        )
+    if how:
+        return HTTPError(409, "already_confirmed", f"this kit {how}; its generation is under way")
+    return HTTPError(
+        409,
+        "not_ready",
+        "the photo is still being analysed; confirm once the kit is awaiting_confirmation",
+    )
+
+
+async def _announce_created(platform: Platform, job: Job) -> None:
+    """The seed's ``job.created`` message on the topic too (the SSE stream has it from the
+    timeline). Informational: a failure is logged, the kit goes on."""
+    try:
+        await platform.bus.publish(
+            platform.bus.event(
+                JobProgress(
+                    job_id=job.job_id,
+                    tenant_id=job.tenant_id,
+                    kind=PRODUCT_KIND,
+                    type="job.created",
+                    stage=None,
+                    progress=0,
+                    payload={"jobId": job.job_id},
+                ),
+                subject=job.job_id,
+                tenant_id=job.tenant_id,
+                event_id=stable_id("evt", job.job_id, "job.progress", "job.created"),
+            )
+        )
+    except Exception as e:  # the kit itself is enqueued: progress is best effort
+        log.warning("kit.created_not_announced", job_id=job.job_id, error=str(e))
 
 
 @api.route(
@@ -203,11 +268,7 @@ async def confirm_kit(ctx: ApiContext) -> KitAccepted:
             set_fields={"data.preferences": {**job.data.get("preferences", {}), **prefs}},
         )
     except ConflictError:
-        raise HTTPError(
-            409,
-            "not_awaiting_confirmation",
-            f"the kit is {job.status.value}; only a kit awaiting confirmation can be confirmed",
-        ) from None
+        raise await _not_confirmable(platform, job_id) from None
     await platform.bus.publish(
         platform.bus.event(
             ProductConfirmed(job_id=job_id, tenant_id=job.tenant_id, preferences=prefs),

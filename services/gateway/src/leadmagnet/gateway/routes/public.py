@@ -6,9 +6,10 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -19,7 +20,7 @@ from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobEvent, Submission
 from leadmagnet.common.platform import Platform
 
-from ..api import ApiContext, ErrorDetail, HTTPError, Strict
+from ..api import ApiContext, ErrorDetail, HTTPError, Strict, bounded_int
 from ..enqueue import publish_first_event
 from ..progress import SEED_TYPES, Progress, advance, progress_of
 from ..views import FormView, JobAccepted, JobView, form_view, job_view, status_url
@@ -156,9 +157,18 @@ async def get_job(ctx: ApiContext) -> JobView:
     return await job_view(ctx.platform, job)
 
 
+# Event ids are a job's timeline sequence numbers: small. Bounded so a hostile id is a 422, not
+# a number no store can compare with.
+MAX_EVENT_ID = 1_000_000_000
+
+
 class EventsQuery(Strict):
     after: int | None = Field(
-        None, ge=0, description="Resume after this event id (the Last-Event-ID header wins)."
+        None,
+        ge=0,
+        le=MAX_EVENT_ID,
+        description="Resume after this event id (the Last-Event-ID header wins; it must be an"
+        f" integer 0..{MAX_EVENT_ID} too).",
     )
 
 
@@ -180,21 +190,35 @@ def _seed_payload(event: JobEvent) -> dict[str, Any]:
     return payload
 
 
+class JobEventMessage(BaseModel):
+    """The data of one Server-Sent Events message of ``GET /v1/jobs/{job_id}/events``."""
+
+    seq: int
+    type: str
+    status: str | None
+    stage: str | None
+    message: str
+    at: datetime
+    progress: int = Field(ge=0, le=100)
+    label: str
+    event: str | None = Field(description="seed 002's message type, for the entries with one.")
+    payload: dict[str, Any] | None
+
+
 def _sse(event: JobEvent, progress: Progress) -> str:
-    data = {
-        "seq": event.seq,
-        "type": event.type,
-        "status": event.status.value if event.status else None,
-        "stage": event.stage,
-        "message": event.message,
-        "at": event.at.isoformat(),
-        "progress": progress.percent,
-        "label": progress.label,
-        # seed 002's message type and payload, for the entries that have one
-        "event": SEED_TYPES.get(event.type),
-        "payload": _seed_payload(event) if event.type in SEED_TYPES else None,
-    }
-    return f"id: {event.seq}\ndata: {json.dumps(data)}\n\n"
+    data = JobEventMessage(
+        seq=event.seq,
+        type=event.type,
+        status=event.status.value if event.status else None,
+        stage=event.stage,
+        message=event.message,
+        at=event.at,
+        progress=progress.percent,
+        label=progress.label,
+        event=SEED_TYPES.get(event.type),
+        payload=_seed_payload(event) if event.type in SEED_TYPES else None,
+    )
+    return f"id: {event.seq}\ndata: {json.dumps(data.model_dump(mode='json'))}\n\n"
 
 
 async def _job_stream(
@@ -242,25 +266,38 @@ async def _job_stream(
     summary="A job's progress, live (Server-Sent Events)",
     tags=("public",),
     query=EventsQuery,
+    header_params=(
+        (
+            "Last-Event-ID",
+            {"type": "string", "pattern": "^[0-9]{1,10}$"},
+            f"Resume after this event id (0..{MAX_EVENT_ID}); anything else is a 422.",
+        ),
+    ),
+    event_stream=JobEventMessage,
     errors=(404,),
-    extra_responses={
-        200: {
-            "description": "text/event-stream: one message per timeline entry, 'id' = seq,"
-            " data = {seq, type, status, stage, message, at, progress, label}; an 'end' event"
-            " after job.completed / job.failed.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        }
-    },
 )
 async def job_events(ctx: ApiContext) -> Response:
-    """The same capability as the status URL. Reconnecting clients send ``Last-Event-ID`` (the
-    browser's EventSource does) and get only what they missed."""
+    """The same capability as the status URL: ``text/event-stream``, one message per timeline
+    entry (``id`` = its seq, ``data`` = a JobEventMessage), an ``end`` event after job.completed
+    / job.failed. Reconnecting clients send ``Last-Event-ID`` (the browser's EventSource does)
+    and get only what they missed."""
     job_id = ctx.path["job_id"]
     job = await ctx.platform.jobs.get(job_id) if len(job_id) <= 64 else None
     if job is None:
         raise HTTPError(404, "job_not_found", "no such job")
     last = ctx.request.headers.get("last-event-id", "").strip()
-    after = int(last) if last.isdigit() else (ctx.query.after or 0)
+    after = ctx.query.after or 0
+    if last:
+        resumed = bounded_int(last, maximum=MAX_EVENT_ID)
+        if resumed is None:
+            message = f"must be an event id: an integer 0..{MAX_EVENT_ID}"
+            raise HTTPError(
+                422,
+                "validation_error",
+                "invalid Last-Event-ID header",
+                [ErrorDetail(loc="header.last-event-id", message=message)],
+            )
+        after = resumed
     return StreamingResponse(
         _job_stream(ctx.request, ctx.platform, job_id, after),
         media_type="text/event-stream",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,8 +22,8 @@ from leadmagnet.common.funnels import (
 )
 from leadmagnet.common.ids import random_id
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import RESOURCE_ID, Job
-from leadmagnet.common.stores.jobs import template_ref
+from leadmagnet.common.models import MAX_VERSION, RESOURCE_ID, Job
+from leadmagnet.common.stores.jobs import delivers, template_ref, visible_data
 
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict
 from ..enqueue import publish_first_event
@@ -50,7 +50,7 @@ class RunOptions(Strict):
 
 class RunCreate(Strict):
     templateId: str = Field(pattern=RESOURCE_ID)
-    templateVersion: int | Literal["latest"] = Field(
+    templateVersion: Annotated[int, Field(ge=1, le=MAX_VERSION)] | Literal["latest"] = Field(
         "latest", description="A version number, or 'latest' = the newest published version."
     )
     input: RunInput
@@ -270,7 +270,8 @@ async def start_run(ctx: ApiContext) -> RunAccepted:
 async def get_run(ctx: ApiContext) -> RunView:
     job = await _require_run(ctx)
     output = None
-    if job.output_key:
+    shown = delivers(job)  # the platform's one rule: failed/running runs show no output
+    if job.output_key and shown:
         output = json.loads(await ctx.platform.artifacts.read(job.output_key))
     breakdown = run_cost_breakdown(job.cost_calls)
     return RunView(
@@ -281,10 +282,12 @@ async def get_run(ctx: ApiContext) -> RunView:
         stage=job.stage,
         input=dict(job.data.get("input") or {}),
         output=output,
-        outputUrl=await ctx.platform.artifacts.url(job.output_key) if job.output_key else None,
+        outputUrl=(
+            await ctx.platform.artifacts.url(job.output_key) if job.output_key and shown else None
+        ),
         cost=RunCost.model_validate(breakdown),
         costMicros=job.cost_micros,
-        imageProcessingResults=list(job.data.get("image_results") or []),
+        imageProcessingResults=list(visible_data(job).get("image_results") or []),
         duration=_duration_ms(job),
         errorCode=job.error_code,
         errorMessage=job.error_message,

@@ -4,7 +4,8 @@ reporter's copy).
 ``product.confirmed`` -> three package designs (modern, bold, premium) and an ad creative per
 chosen platform in its size (1080x1080, 1200x628...), at most ``RUN_IMAGE_CONCURRENCY`` at once,
 each with a WebP thumbnail -> the branch joins. The image model draws at its nearest supported
-size and the result is cropped to the platform size. Assets stored by an earlier delivery are
+size and the result is cropped to the platform size. A provider that makes variations of a photo
+(Bedrock's Nova Canvas) gets the uploaded photo too. Assets stored by an earlier delivery are
 kept, so a retry only makes what is missing.
 """
 
@@ -31,9 +32,10 @@ from leadmagnet.common.products import (
     generated_key,
     thumbnail_key,
 )
-from leadmagnet.common.providers.base import ImageRequest
+from leadmagnet.common.providers.base import ImageInput, ImageRequest
 
 BRANCH = "images"
+SOURCE_SIDE = 1024  # longest side of the photo given to a variation model
 
 
 def model_size(width: int, height: int) -> str:
@@ -61,6 +63,26 @@ def thumbnail(png: bytes) -> bytes:
     buf = io.BytesIO()
     small.save(buf, format="WEBP", quality=80)
     return buf.getvalue()
+
+
+def source_photo(data: bytes) -> ImageInput:
+    with Image.open(io.BytesIO(data)) as im:
+        rgb = im.convert("RGB")
+    rgb.thumbnail((SOURCE_SIDE, SOURCE_SIDE))
+    buf = io.BytesIO()
+    rgb.save(buf, format="JPEG", quality=90)
+    return ImageInput(data=buf.getvalue(), media_type="image/jpeg")
+
+
+async def uploaded_photo(platform: Platform, job: Job) -> list[ImageInput]:
+    """The kit's photo, for providers that draw variations of it (none else: no extra read)."""
+    s3_key = job.data.get("s3_key")
+    if not s3_key or not getattr(platform.providers.image, "uses_source_images", False):
+        return []
+    obj = await platform.aws.s3.get_object(Bucket=platform.resources.bucket("uploads"), Key=s3_key)
+    async with obj["Body"] as stream:
+        data: bytes = await stream.read()
+    return [await asyncio.to_thread(source_photo, data)]
 
 
 def base_prompt(a: ProductAnalysis) -> str:
@@ -99,6 +121,13 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
     stored = {a.s3_key for a in await platform.artifacts.list_for_job(job.job_id)}
     limit = asyncio.Semaphore(platform.settings.run_image_concurrency)
     palette = [c.hex for c in analysis.visual.dominantColors]
+    missing = [
+        a
+        for a in assets
+        if {generated_key(job.job_id, f"{a[1]}/{a[0]}.png"), thumbnail_key(job.job_id, a[0])}
+        - stored
+    ]
+    sources = await uploaded_photo(platform, job) if missing else []
 
     async def one(asset_id: str, folder: str, width: int, height: int, suffix: str) -> None:
         key = generated_key(job.job_id, f"{folder}/{asset_id}.png")
@@ -112,6 +141,7 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
                     stage=BRANCH,
                     palette=palette,
                     label=f"{asset_id} placeholder",
+                    source_images=sources,
                 )
             )
             await platform.jobs.add_cost(job.job_id, image.cost)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
@@ -17,7 +18,8 @@ from leadmagnet.common.consumer import FailedMessage, MessageContext, Route, Rou
 from leadmagnet.common.events import CloudEvent, spec_of
 from leadmagnet.common.events.leads import LeadReady, LeadSent
 from leadmagnet.common.ids import stable_id
-from leadmagnet.common.leads.models import LeadSummary, Transcript
+from leadmagnet.common.leads.contact import enforce_customer_contact
+from leadmagnet.common.leads.models import LeadSummary, Transcript, safe_filename
 from leadmagnet.common.logging import get_logger, mask_email
 from leadmagnet.common.models import utcnow
 from leadmagnet.common.platform import Platform
@@ -27,7 +29,11 @@ from .lead_mime import Attachment, build_lead_email
 log = get_logger()
 
 
-async def load_attachments(platform: Platform, tenant_id: str, ids: list[str]) -> list[Attachment]:
+async def load_attachments(
+    platform: Platform, tenant_id: str, ids: list[str], names: dict[str, str] | None = None
+) -> list[Attachment]:
+    """``names``: the customer's file names from the transcript (by id); else the name given at
+    upload, else ``{id}.{ext}``. Every name goes through ``safe_filename``."""
     s3 = platform.aws.s3
     bucket = platform.resources.bucket("uploads")
     base = platform.settings.gateway_public_url.rstrip("/")
@@ -46,9 +52,11 @@ async def load_attachments(platform: Platform, tenant_id: str, ids: list[str]) -
             continue
         size = int(head["ContentLength"])
         media = head.get("ContentType", "application/octet-stream")
+        uploaded = unquote(head.get("Metadata", {}).get("filename", ""))
+        stored = key.rsplit("/", 1)[-1]
         attachment = Attachment(
             id=attachment_id,
-            name=key.rsplit("/", 1)[-1],
+            name=safe_filename((names or {}).get(attachment_id) or uploaded, stored),
             content_type=media,
             size=size,
             url=f"{base}/v1/attachments/{attachment_id}",
@@ -82,6 +90,13 @@ async def send_lead(platform: Platform, data: LeadReady) -> None:
         json.loads(await platform.artifacts.read(data.transcript_key))
     )
     summary = LeadSummary.model_validate(data.summary.model_dump())
+    # The reporter applied the contact rule already; applied again here (it is idempotent) so
+    # nothing the customer did not write reaches the owner or an SMS link, whatever produced
+    # the event.
+    enforce_customer_contact(summary, transcript)
+    if not (summary.email or summary.phone):
+        await leads.mark_error(data.tenant_id, data.thread_id, lease.owner, "no customer contact")
+        return
     base = platform.settings.gateway_public_url.rstrip("/")
     sms_url = None
     if summary.phone:
@@ -92,7 +107,9 @@ async def send_lead(platform: Platform, data: LeadReady) -> None:
             summary.phone, reply, tenant_id=data.tenant_id, thread_id=data.thread_id
         )
         sms_url = f"{base}/s/{token}"
-    attachments = await load_attachments(platform, data.tenant_id, transcript.attachment_ids())
+    attachments = await load_attachments(
+        platform, data.tenant_id, transcript.attachment_ids(), transcript.attachment_names()
+    )
     email = build_lead_email(
         sender=platform.settings.lead_email_sender,
         to=channel.owner_email,

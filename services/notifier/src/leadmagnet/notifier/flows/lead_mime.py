@@ -8,11 +8,12 @@ SES v1 accepts 10 MB counted after base64 encoding, so the whole message is meas
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from leadmagnet.common.leads.models import LeadSummary, Transcript
+from leadmagnet.common.leads.models import ChatMessage, LeadSummary, Transcript, attachment_label
 
 
 @dataclass
@@ -30,6 +31,26 @@ class BuiltEmail:
     raw: bytes
     inlined: list[str]
     linked: list[str]
+
+
+_TRANSCRIPT_PREFIX = re.compile(r"^\s*(?:customer|assistant|user)\s*(?:\[[^\]]*\]\s*)?:\s*", re.I)
+_TIMESTAMP = re.compile(
+    r"\[?\s*(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?"
+    r"|\d{1,2}:\d{2}(?::\d{2}|[.,]\d+)(?:[.,]\d+)?)(?:\s*(?:Z|[+-]\d{2}:?\d{2}|UTC))?\s*\]?(?:\s*:)?"
+)
+
+
+def subject_text(value: str | None, limit: int = 80) -> str:
+    """A model-written field fit for the subject line: one line, no transcript role prefixes
+    or timestamps, no brackets left over from them, cut at a word boundary."""
+    text = " ".join((value or "").split())
+    text = _TRANSCRIPT_PREFIX.sub("", text)
+    text = _TIMESTAMP.sub(" ", text)
+    text = " ".join(text.replace("[", " ").replace("]", " ").split()).strip(" :—-")
+    if len(text) > limit:
+        cut = text[: limit + 1].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+        text = cut.rstrip(" ,.;:—-") + "…"
+    return text
 
 
 def _lines(summary: LeadSummary) -> list[tuple[str, str]]:
@@ -75,10 +96,11 @@ def _build(
     inline: list[Attachment],
     sms_url: str | None,
 ) -> BuiltEmail:
-    who = summary.name or "a website visitor"
-    subject = f"New lead for {business}: {who}"
-    if summary.project or summary.request:
-        subject += f" — {(summary.project or summary.request or '')[:80]}"
+    who = subject_text(summary.name, 60) or "a website visitor"
+    subject = f"New lead for {subject_text(business, 80)}: {who}"
+    topic = subject_text(summary.project) or subject_text(summary.request)
+    if topic:
+        subject += f" — {topic}"
     linked = [a for a in attachments if a not in inline]
     cids = {a.id: make_msgid(domain="leadmagnet.local")[1:-1] for a in inline}
 
@@ -87,7 +109,7 @@ def _build(
     if sms_url:
         text += ["", f"Text the customer back: {sms_url}"]
     if attachments:
-        text += ["", "Photos and files:"] + [f"- {a.name}: {a.url}" for a in attachments]
+        text += ["", "Photos and files:"] + [f"Attachment: {a.name} — {a.url}" for a in attachments]
     text += ["", "Full transcript:", transcript.as_text()]
 
     e = html.escape
@@ -99,9 +121,20 @@ def _build(
         for a in inline
     )
     links = "".join(f"<li><a href='{e(a.url)}'>{e(a.name)}</a></li>" for a in linked)
+    by_id = {a.id: a for a in attachments}
+
+    def attachment_rows(m: ChatMessage) -> str:
+        out = ""
+        for ref in m.attachments:
+            found = by_id.get(ref.id)
+            name = e(found.name if found else attachment_label(ref))
+            link = f"<a href='{e(found.url)}'>{name}</a>" if found else name
+            out += f"<br><em>Attachment:</em> {link}"
+        return out
+
     chat = "".join(
         f"<p><strong>{'Customer' if m.role == 'user' else 'Assistant'}:</strong> "
-        f"{e(m.text).replace(chr(10), '<br>')}</p>"
+        f"{e(m.text).replace(chr(10), '<br>')}{attachment_rows(m)}</p>"
         for m in transcript.messages
     )
     sms = (

@@ -16,7 +16,8 @@ from leadmagnet.common.jobflow import complete_job, job_failure_hook, publish_co
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobStatus, Workflow, utcnow
 from leadmagnet.common.platform import Platform
-from leadmagnet.common.rendering import render_document
+
+from ..pool import pool_for
 
 log = get_logger()
 
@@ -51,7 +52,10 @@ async def render_job(
         )
     report = (await platform.artifacts.read(data.s3_key)).decode("utf-8", errors="replace")
     fields = await platform.submissions.fields(job.submission_id)
-    html = render_document(str(template.body.get("html", "")), report, fields, utcnow().date())
+    # Off the event loop, in a worker process with a CPU/memory/output budget (render_limit).
+    html = await pool_for(platform.settings).render(
+        str(template.body.get("html", "")), report, fields, utcnow().date()
+    )
     artifact = await platform.artifacts.put(
         tenant_id=job.tenant_id,
         job_id=job.job_id,
