@@ -7,7 +7,6 @@ free 127.0.0.1 port for the session.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -16,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from leadmagnet.common.aws import AwsClients
-from leadmagnet.common.bootstrap import bootstrap
 from leadmagnet.common.settings import Settings
+from leadmagnet.testing import stackenv
 from leadmagnet.testing.moto_server import DUMMY_CREDENTIALS, moto_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -59,12 +58,7 @@ def settings(aws_endpoint: str, resource_prefix: str) -> Settings:
 
 @pytest.fixture(scope="session")
 def bootstrapped(settings: Settings) -> Settings:
-    async def run() -> None:
-        async with AwsClients(settings) as aws:
-            await bootstrap(aws)
-
-    asyncio.run(run())
-    return settings
+    return stackenv.bootstrapped(settings)
 
 
 @pytest.fixture

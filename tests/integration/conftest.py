@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 import pytest
@@ -15,9 +15,11 @@ from leadmagnet.cli.devstack import ServiceStack
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.settings import Settings
 from leadmagnet.testing.client import GatewayClient
-from leadmagnet.testing.moto_server import free_port
-from leadmagnet.testing.stackenv import stack_env
+from leadmagnet.testing.stackenv import running_stack, stack_env
 from leadmagnet.testing.webhook_receiver import WebhookReceiver
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,14 +50,8 @@ def stack(
         LLM_MAX_RETRIES="0",  # retries are the queue's job; the tests observe them
         LLM_TIMEOUT_SECONDS="10",
     )
-    services = ServiceStack(env, tmp_path_factory.mktemp("stack-logs"), gateway_port=free_port())
-    try:
-        services.start_all()
+    with running_stack(env, tmp_path_factory.mktemp("stack-logs")) as services:
         yield services
-    finally:
-        codes = services.stop_all()
-        bad = {n: c for n, c in codes.items() if c != 0}
-        assert not bad, f"services did not exit cleanly: {bad}"
 
 
 @pytest.fixture
@@ -76,3 +72,25 @@ async def demo(platform: Platform) -> Demo:
     import secrets
 
     return await seed_demo(platform, slug=f"demo-{secrets.token_hex(4)}")
+
+
+@pytest.fixture
+async def gw(bootstrapped: Settings, platform: Platform) -> AsyncIterator[httpx2.AsyncClient]:
+    """The gateway app in process (no workers, no port), with the test's Platform."""
+    from leadmagnet.gateway.app import create_app
+
+    app = create_app(bootstrapped, platform)
+    app.state.platform = platform  # what the lifespan does, without a second Platform
+    # raise_app_exceptions=False: a crash must show as the 500 a client would get.
+    transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
+        yield c
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Debian Chromium (Playwright is imported only by the browser tests)."""
+    from leadmagnet.testing.browser import chromium
+
+    async with chromium() as b:
+        yield b

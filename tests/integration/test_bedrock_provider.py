@@ -29,6 +29,7 @@ from leadmagnet.reporter.flows.funnel_agent import FunnelAnswer
 from leadmagnet.reporter.flows.lead_magnet_prompt import build_report_request
 from leadmagnet.reporter.flows.product_copy import copy_request
 from leadmagnet.testing.fake_bedrock import FakeBedrockServer
+from leadmagnet.testing.kits import product_photo, sample_analysis, short_copy
 
 pytestmark = pytest.mark.integration
 
@@ -37,35 +38,8 @@ CREDENTIAL = re.compile(
     r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z-]+)/aws4_request"
 )
 
-ANALYSIS = {
-    "product": {"category": "beverage", "subcategory": "energy-drink", "type": "canned-drink"},
-    "visual": {
-        "dominantColors": [
-            {"hex": "#FF6B35", "name": "coral-orange", "percentage": 60},
-            {"hex": "#004E89", "name": "deep-blue", "percentage": 40},
-        ],
-        "style": "modern-energetic",
-        "mood": "dynamic-bold",
-    },
-    "branding": {
-        "targetAudience": {"ageRange": "18-35", "demographics": ["students"]},
-        "personality": ["energetic"],
-        "tone": "upbeat",
-    },
-    "features": {
-        "packaging": "slim-can",
-        "finish": "matte",
-        "textVisibility": "high-contrast",
-        "uniqueElements": [],
-    },
-    "confidence": 0.89,
-}
-COPY = {
-    "ecDescription": {"short": "Bold.", "medium": "Bold and bright.", "long": "Bold and bright."},
-    "socialMedia": {"facebook": "New!", "instagram": "New!", "linkedin": "New."},
-    "adCopy": {"googleAdsHeadline": "New", "googleAdsDescription": "New", "facebookAd": "New"},
-    "seo": {"primaryKeywords": ["new"], "longTailKeywords": [], "hashtags": ["#new"]},
-}
+ANALYSIS = sample_analysis()
+COPY = short_copy()
 
 
 @pytest.fixture(scope="module")
@@ -107,12 +81,6 @@ async def provider(aws: AwsClients) -> AsyncIterator[BedrockProvider]:
     p = BedrockProvider(bedrock_settings(), aws)
     yield p
     await p.aclose()
-
-
-def photo(width: int = 900, height: int = 800, fmt: str = "PNG") -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), (255, 107, 53)).save(buf, format=fmt)
-    return buf.getvalue()
 
 
 def reconcile(cost: Any) -> None:
@@ -235,7 +203,7 @@ async def test_kit_analysis_vision_with_an_image_block(
     settings = bedrock_settings(bedrock_vision_model="amazon.nova-pro-v1:0")
     provider = BedrockProvider(settings, aws)
     bedrock.add_rule(match="ProductAnalysis", reply={"json": ANALYSIS})
-    data = photo(64, 64, fmt="JPEG")  # small: the server records it whole
+    data = product_photo(64, 64, "JPEG", bands=())  # small: the server records it whole
     result = await provider.generate_text(
         TextRequest(
             system="analyse",
@@ -274,7 +242,7 @@ async def test_kit_copy_structured(bedrock: FakeBedrockServer, provider: Bedrock
 async def test_kit_images_are_variations_of_the_uploaded_photo(
     bedrock: FakeBedrockServer, provider: BedrockProvider
 ) -> None:
-    source = ImageInput(data=photo(64, 64, fmt="PNG"), media_type="image/png")
+    source = ImageInput(data=product_photo(64, 64, "PNG", bands=()), media_type="image/png")
     webp = io.BytesIO()
     Image.new("RGB", (400, 400), (1, 2, 3)).save(webp, format="WEBP")
     image = await provider.generate_image(

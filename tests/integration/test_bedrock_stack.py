@@ -8,8 +8,6 @@ messages)."""
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -17,12 +15,9 @@ from typing import Any
 
 import httpx2
 import pytest
-from PIL import Image
 
 from leadmagnet.cli.demo import Demo, seed_demo
 from leadmagnet.cli.devstack import ServiceStack
-from leadmagnet.common.aws import AwsClients
-from leadmagnet.common.bootstrap import bootstrap
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers.base import Usage
 from leadmagnet.common.providers.bedrock import price_key
@@ -30,8 +25,8 @@ from leadmagnet.common.providers.pricing import load_prices
 from leadmagnet.common.settings import Settings
 from leadmagnet.testing.client import GatewayClient
 from leadmagnet.testing.fake_bedrock import FakeBedrockServer
-from leadmagnet.testing.moto_server import free_port
-from leadmagnet.testing.stackenv import stack_env
+from leadmagnet.testing.kits import KitClient, product_photo, sample_analysis, short_copy
+from leadmagnet.testing.stackenv import bootstrapped, running_stack, stack_env
 
 pytestmark = pytest.mark.integration
 
@@ -39,35 +34,8 @@ TEXT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"  # the default
 VISION_MODEL = "amazon.nova-pro-v1:0"
 IMAGE_MODEL = "amazon.nova-canvas-v1:0"
 
-ANALYSIS = {
-    "product": {"category": "beverage", "subcategory": "energy-drink", "type": "canned-drink"},
-    "visual": {
-        "dominantColors": [
-            {"hex": "#FF6B35", "name": "coral-orange", "percentage": 60},
-            {"hex": "#004E89", "name": "deep-blue", "percentage": 40},
-        ],
-        "style": "modern-energetic",
-        "mood": "dynamic-bold",
-    },
-    "branding": {
-        "targetAudience": {"ageRange": "18-35", "demographics": ["students"]},
-        "personality": ["energetic"],
-        "tone": "upbeat",
-    },
-    "features": {
-        "packaging": "slim-can",
-        "finish": "matte",
-        "textVisibility": "high-contrast",
-        "uniqueElements": [],
-    },
-    "confidence": 0.89,
-}
-COPY = {
-    "ecDescription": {"short": "Bold.", "medium": "Bold and bright.", "long": "Bold and bright."},
-    "socialMedia": {"facebook": "New!", "instagram": "New!", "linkedin": "New."},
-    "adCopy": {"googleAdsHeadline": "New", "googleAdsDescription": "New", "facebookAd": "New"},
-    "seo": {"primaryKeywords": ["bedrock"], "longTailKeywords": [], "hashtags": ["#new"]},
-}
+ANALYSIS = sample_analysis()
+COPY = short_copy("bedrock")
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +46,7 @@ def bedrock() -> Iterator[FakeBedrockServer]:
 
 @pytest.fixture(scope="module")
 def bedrock_settings(settings: Settings) -> Settings:
-    own = settings.model_copy(update={"resource_prefix": f"b{secrets.token_hex(4)}"})
-
-    async def run() -> None:
-        async with AwsClients(own) as aws:
-            await bootstrap(aws)
-
-    asyncio.run(run())
-    return own
+    return bootstrapped(settings.model_copy(update={"resource_prefix": f"b{secrets.token_hex(4)}"}))
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +68,10 @@ def bedrock_stack(
         LLM_MAX_RETRIES="0",
         LLM_TIMEOUT_SECONDS="10",
     )
-    services = ServiceStack(
-        env, tmp_path_factory.mktemp("bedrock-stack-logs"), gateway_port=free_port()
-    )
+    logs = tmp_path_factory.mktemp("bedrock-stack-logs")
     names = ("gateway", "reporter", "renderer", "imager")  # no webhooks here
-    try:
-        services.start_all(names)
+    with running_stack(env, logs, names) as services:
         yield services
-    finally:
-        codes = services.stop_all()
-        bad = {n: c for n, c in codes.items() if c != 0}
-        assert not bad, f"services did not exit cleanly: {bad}"
 
 
 @pytest.fixture
@@ -130,14 +84,6 @@ async def bedrock_api(bedrock_stack: ServiceStack) -> AsyncIterator[GatewayClien
 async def bedrock_demo(bedrock_settings: Settings) -> Demo:
     async with Platform.open(bedrock_settings, "tests") as platform:
         return await seed_demo(platform, slug=f"bedrock-{secrets.token_hex(4)}")
-
-
-def photo(width: int = 1000, height: int = 800) -> bytes:
-    im = Image.new("RGB", (width, height), (255, 107, 53))
-    im.paste((0, 78, 137), (int(width * 0.6), 0, width, height))
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def reconcile(job: dict[str, Any]) -> list[dict[str, Any]]:
@@ -189,32 +135,10 @@ async def test_lead_magnet_job_and_product_kit_on_bedrock(
     assert "/us-east-1/bedrock/aws4_request" in reports[0]["authorization"]
 
     # 2. A product kit: vision analysis, copy, and images as variations of the photo.
-    headers = {"authorization": f"Bearer {demo.api_key}"}
-    filename = f"photo-{secrets.token_hex(4)}.png"
-    data = photo()
-    ticket = await api.client.post(
-        f"{api.base}/v1/uploads",
-        json={"filename": filename, "content_type": "image/png", "size": len(data)},
-        headers=headers,
-    )
-    assert ticket.status_code == 201, ticket.text
-    t = ticket.json()
-    sent = await api.client.post(
-        t["upload"]["url"], data=t["upload"]["fields"], files={"file": (filename, data)}
-    )
-    assert sent.status_code in (200, 201, 204), sent.text
-    started = await api.client.post(
-        f"{api.base}/v1/jobs",
-        json={
-            "kind": "product_marketing",
-            "s3_key": t["s3_key"],
-            "preferences": {"platforms": ["instagram"]},
-            "auto_confirm": True,
-        },
-        headers=headers,
-    )
-    assert started.status_code == 202, started.text
-    kit = await api.wait_job(started.json()["job_id"], within=120)
+    kits = KitClient(api, demo.api_key)
+    s3_key = await kits.upload(product_photo(), filename=f"photo-{secrets.token_hex(4)}.png")
+    job_id = await kits.start(s3_key, preferences={"platforms": ["instagram"]}, auto_confirm=True)
+    kit = await api.wait_job(job_id, within=120)
     assert kit["status"] == "completed", kit["error_message"]
     calls = reconcile(kit)
     by_operation: dict[str, list[dict[str, Any]]] = {}

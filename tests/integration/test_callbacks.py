@@ -123,10 +123,12 @@ async def test_success_callback_resumes_delivery_after_parallel_calls(
     assert replay.status_code == 404  # the token is gone: nothing changes
     assert (await api.job(job_id))["status"] == "completed"
 
-    result = json.loads(await read_file(aws, platform, f"outputs/{job_id}/result.json"))
+    result = json.loads(
+        await read_file(aws, platform, f"{demo.tenant_id}/outputs/{job_id}/result.json")
+    )
     assert result["status"] == "completed"
     assert sorted(a["kind"] for a in result["artifacts"]) == ["final_html", "report_markdown"]
-    log = (await read_file(aws, platform, f"logs/{job_id}/execution.log")).decode()
+    log = (await read_file(aws, platform, f"{demo.tenant_id}/logs/{job_id}/execution.log")).decode()
     assert "callback.awaiting" in log
     assert "callback.received" in log
     assert "warning: notify" in log
@@ -160,12 +162,14 @@ async def test_forged_then_signed_failure_callback(
     job = await api.wait_job(job_id)
     assert job["status"] == "failed"
     assert job["error_message"] == "QA rejected the copy"
-    error = json.loads(await read_file(aws, platform, f"logs/{job_id}/error.json"))
+    error = json.loads(await read_file(aws, platform, f"{demo.tenant_id}/logs/{job_id}/error.json"))
     assert error["error_code"] == "callback_failure"
     assert error["error_message"] == "QA rejected the copy"
     assert (
         "callback.received"
-        in (await read_file(aws, platform, f"logs/{job_id}/execution.log")).decode()
+        in (
+            await read_file(aws, platform, f"{demo.tenant_id}/logs/{job_id}/execution.log")
+        ).decode()
     )
 
 

@@ -17,14 +17,12 @@ import pytest
 
 from leadmagnet.cli.demo import Demo, seed_demo
 from leadmagnet.cli.devstack import ServiceStack
-from leadmagnet.common.aws import AwsClients
-from leadmagnet.common.bootstrap import bootstrap
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.settings import Settings
 from leadmagnet.testing.client import GatewayClient
 from leadmagnet.testing.fake_llm import FakeLLMServer
 from leadmagnet.testing.moto_server import free_port
-from leadmagnet.testing.stackenv import stack_env
+from leadmagnet.testing.stackenv import bootstrapped, stack_env
 from leadmagnet.testing.webhook_receiver import WebhookReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos]
@@ -36,14 +34,7 @@ GRACE_SECONDS = 8
 
 @pytest.fixture(scope="module")
 def chaos_settings(aws_endpoint: str) -> Settings:
-    settings = Settings(resource_prefix=f"c{secrets.token_hex(4)}", LEADMAGNET_ENV="test")
-
-    async def run() -> None:
-        async with AwsClients(settings) as aws:
-            await bootstrap(aws)
-
-    asyncio.run(run())
-    return settings
+    return bootstrapped(Settings(resource_prefix=f"c{secrets.token_hex(4)}", LEADMAGNET_ENV="test"))
 
 
 @pytest.fixture(scope="module")

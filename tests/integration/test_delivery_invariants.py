@@ -46,7 +46,8 @@ def job_prefixes(tenant_id: str, job_id: str) -> list[str]:
         f"{tenant_id}/runs/{job_id}/",
         f"generated/{job_id}/",
         f"thumbnails/{job_id}/",
-        f"outputs/{job_id}/",
+        f"{tenant_id}/outputs/{job_id}/",
+        f"outputs/{job_id}/",  # before the tenant prefix
     ]
 
 
@@ -356,7 +357,7 @@ async def test_a_failed_funnel_run_delivers_nothing(
     resp = await api.client.post(
         f"{api.base}/v1/runs",
         json={
-            "templateId": resp.json()["template_id"],
+            "templateId": resp.json()["templateId"],
             "input": {"input_as_text": f"never-{marker}"},
         },
         headers=headers,
@@ -370,6 +371,6 @@ async def test_a_failed_funnel_run_delivers_nothing(
     assert run["outputUrl"] is None
     results = run["imageProcessingResults"]
     assert [r["status"] for r in results] == ["ok"]  # the image was made, then withdrawn
-    assert all(r["new_url"] is None for r in results)
+    assert all(r["newUrl"] is None for r in results)
     assert PRESIGNED not in json.dumps(run)
     await assert_failed_job_delivers_nothing(api, platform, aws, run_id)

@@ -22,6 +22,7 @@ from leadmagnet.common.ids import stable_id
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers.base import Usage
 from leadmagnet.common.providers.pricing import load_prices
+from leadmagnet.testing.casing import mixed_casings
 from leadmagnet.testing.client import GatewayClient
 from leadmagnet.testing.fake_llm import FakeLLMServer
 
@@ -82,7 +83,7 @@ class Runs:
             },
         )
         assert resp.status_code == 201, resp.text
-        return str(resp.json()["template_id"])
+        return str(resp.json()["templateId"])
 
     async def start(self, template_id: str, text: str, **extra: Any) -> str:
         resp = await self.post(
@@ -159,11 +160,11 @@ async def test_run_rewrites_the_funnel_with_at_most_three_images_at_once(
     assert structure_mismatch(funnel, output, exempt=images) is None
     assert output["headline"] == "Wake up rested"
     assert output["cta"]["cta_url"] == "https://shop.example/buy"  # a link, not an image
-    results = {r["element_id"]: r for r in run["imageProcessingResults"]}
+    results = {r["elementId"]: r for r in run["imageProcessingResults"]}
     assert list(results) == ["opt_logo_url"] + [f"sections[{i}].image_url" for i in range(6)]
     assert all(r["status"] == "ok" for r in results.values())
-    assert output["opt_logo_url"] == results["opt_logo_url"]["new_url"]
-    assert output["sections"][2]["image_url"] == results["sections[2].image_url"]["new_url"]
+    assert output["opt_logo_url"] == results["opt_logo_url"]["newUrl"]
+    assert output["sections"][2]["image_url"] == results["sections[2].image_url"]["newUrl"]
     async with httpx2.AsyncClient() as client:
         image = await client.get(output["sections"][5]["image_url"])
     assert image.status_code == 200
@@ -203,7 +204,7 @@ async def test_run_rewrites_the_funnel_with_at_most_three_images_at_once(
     assert [e["seq"] for e in logs] == sorted(e["seq"] for e in logs)
     metrics = [e for e in logs if e["logType"] == "metric" and e["stage"] == "images"]
     assert len(metrics) == 7
-    assert all(e["data"]["duration_ms"] >= 400 for e in metrics)
+    assert all(e["data"]["durationMs"] >= 400 for e in metrics)
     cost_entries = [e for e in logs if e["logType"] == "cost"]
     assert [e["data"] for e in cost_entries] == [run["cost"]]
     assert logs[0]["requestId"]
@@ -215,6 +216,11 @@ async def test_run_rewrites_the_funnel_with_at_most_three_images_at_once(
     history = (await runs.get(f"/v1/templates/{template_id}/runs")).json()
     assert [r["runId"] for r in history["runs"]] == [run_id]
     assert history["runs"][0]["cost"] == run["cost"]
+
+    # One casing per resource (issue 19): the finished run, its logs, its history, its template.
+    template = (await runs.get(f"/v1/templates/{template_id}")).json()
+    for answer in (run, {"logs": logs}, history, template):
+        assert mixed_casings(answer) == [], answer
 
 
 async def test_out_of_order_and_duplicate_deliveries_complete_once(
@@ -244,16 +250,16 @@ async def test_out_of_order_and_duplicate_deliveries_complete_once(
     run = await runs.wait(run_id)
     assert run["status"] == "completed", run["errorMessage"]
     results = run["imageProcessingResults"]
-    assert [r["element_id"] for r in results] == [
+    assert [r["elementId"] for r in results] == [
         "opt_logo_url",
         "sections[0].image_url",
         "sections[1].image_url",
     ]
     # Each element's URL is its own image, whatever the completion order.
-    assert len({r["new_url"] for r in results}) == 3
+    assert len({r["newUrl"] for r in results}) == 3
     for r in results:
-        slug = re.sub(r"[^A-Za-z0-9_-]+", "_", r["element_id"])
-        assert slug in r["new_url"].split("?")[0], r
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "_", r["elementId"])
+        assert slug in r["newUrl"].split("?")[0], r
     await asyncio.sleep(3)  # let the duplicate be processed (and ignored)
     assert len(image_requests(fake_llm, marker)) == 3
     agent_calls = [r for r in fake_llm.stats()["requests"] if f"brief-{marker}" in r["body"]]
@@ -267,7 +273,10 @@ async def test_out_of_order_and_duplicate_deliveries_complete_once(
                 tenant_id=job.tenant_id,
                 template_id=template_id,
                 template_version=1,
-                results=[ImageElementResult.model_validate(r) for r in results],
+                results=[
+                    ImageElementResult.model_validate(r)
+                    for r in (await platform.jobs.require(run_id)).data["image_results"]
+                ],
             ),
             subject=run_id,
             tenant_id=job.tenant_id,
@@ -381,7 +390,7 @@ async def test_failed_image_follows_the_run_policy(runs: Runs, fake_llm: FakeLLM
     assert failed["errorCode"] == "image_failed"
     assert "sections[0].image_url" in failed["errorMessage"]
     assert "safety system" in failed["errorMessage"]
-    statuses = {r["element_id"]: r["status"] for r in failed["imageProcessingResults"]}
+    statuses = {r["elementId"]: r["status"] for r in failed["imageProcessingResults"]}
     assert statuses == {
         "opt_logo_url": "ok",
         "sections[0].image_url": "failed",
@@ -399,10 +408,10 @@ async def test_failed_image_follows_the_run_policy(runs: Runs, fake_llm: FakeLLM
         )
     )
     assert kept["status"] == "completed", kept["errorMessage"]
-    result = {r["element_id"]: r for r in kept["imageProcessingResults"]}
+    result = {r["elementId"]: r for r in kept["imageProcessingResults"]}
     assert result["sections[0].image_url"]["status"] == "kept_original"
     assert kept["output"]["sections"][0]["image_url"] == f"https://img.example/{marker}/el1.png"
-    assert kept["output"]["opt_logo_url"] == result["opt_logo_url"]["new_url"]
+    assert kept["output"]["opt_logo_url"] == result["opt_logo_url"]["newUrl"]
 
 
 async def test_history_is_newest_first_limited_and_tenant_scoped(
@@ -477,7 +486,7 @@ async def test_templates_and_runs_validate_their_input(runs: Runs, fake_llm: Fak
     resp = await runs.post(
         "/v1/templates", {**base, "templateFunnelJson": {"headline": "Draft"}, "publish": False}
     )
-    draft_id = resp.json()["template_id"]
+    draft_id = resp.json()["templateId"]
     e = await error(
         await runs.post("/v1/runs", {"templateId": draft_id, "input": {"input_as_text": "x"}})
     )

@@ -5,7 +5,6 @@ without the worker processes), so each runs in well under a second."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
@@ -15,21 +14,10 @@ from leadmagnet.cli.demo import Demo
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.settings import Settings
 from leadmagnet.gateway.api import MAX_JSON_DEPTH, MAX_PATH_PARAM
-from leadmagnet.gateway.app import create_app
 from leadmagnet.gateway.pages import MAX_POSTED_FIELDS
 from leadmagnet.gateway.routes.public import MAX_EVENT_ID
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def gw(bootstrapped: Settings, platform: Platform) -> AsyncIterator[httpx2.AsyncClient]:
-    app = create_app(bootstrapped, platform)
-    app.state.platform = platform  # what the lifespan does, without a second Platform
-    # raise_app_exceptions=False: a crash must show as the 500 a client would get.
-    transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx2.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
-        yield c
 
 
 def auth(demo: Demo) -> dict[str, str]:

@@ -9,45 +9,20 @@ import io
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
-from playwright.async_api import Browser, Page, Request, async_playwright, expect
+from playwright.async_api import Browser, Page, Request, expect
 
 from leadmagnet.cli.demo import Demo
 from leadmagnet.cli.devstack import ServiceStack
 from leadmagnet.common.platform import Platform
+from leadmagnet.testing.browser import no_dialogs
 from leadmagnet.testing.fake_llm import FakeLLMServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by scripts/ensure-test-deps.sh
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        # --no-sandbox: CI runs as root, where Chromium's own sandbox cannot start.
-        b = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            await b.close()
-
-
-def no_dialogs(page: Page) -> list[str]:
-    """Any alert/confirm/prompt means injected script ran: record it (and dismiss it)."""
-    seen: list[str] = []
-
-    async def on_dialog(dialog: Any) -> None:
-        seen.append(dialog.message)
-        await dialog.dismiss()
-
-    page.on("dialog", on_dialog)
-    return seen
 
 
 async def fill_form(page: Page, name: str, email: str, goal: str) -> None:

@@ -26,46 +26,14 @@ from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import LIMITS, LIST_LIMITS, PRODUCT_KIND
 from leadmagnet.testing.client import GatewayClient
 from leadmagnet.testing.fake_llm import FakeLLMServer
+from leadmagnet.testing.kits import KitClient, product_photo, sample_analysis, short_copy
 from leadmagnet.testing.subscriber import external_subscriber
 
 pytestmark = pytest.mark.integration
 
-CORAL, BLUE = (255, 107, 53), (0, 78, 137)
-
-
-def photo(width: int = 1000, height: int = 800, fmt: str = "PNG") -> bytes:
-    """Two colour blocks: 60 % coral, 40 % deep blue."""
-    im = Image.new("RGB", (width, height), CORAL)
-    im.paste(BLUE, (int(width * 0.6), 0, width, height))
-    buf = io.BytesIO()
-    im.save(buf, format=fmt)
-    return buf.getvalue()
-
 
 def analysis(marker: str) -> dict[str, Any]:
-    return {
-        "product": {"category": "beverage", "subcategory": "energy-drink", "type": "canned-drink"},
-        "visual": {
-            "dominantColors": [
-                {"hex": "#FF6B35", "name": "coral-orange", "percentage": 60},
-                {"hex": "#004E89", "name": "deep-blue", "percentage": 40},
-            ],
-            "style": "modern-energetic",
-            "mood": "dynamic-bold",
-        },
-        "branding": {
-            "targetAudience": {"ageRange": "18-35", "demographics": ["students"]},
-            "personality": ["energetic"],
-            "tone": f"upbeat-{marker}",  # only the copy prompt carries the tone
-        },
-        "features": {
-            "packaging": "slim-can",
-            "finish": "matte",
-            "textVisibility": "high-contrast",
-            "uniqueElements": [],
-        },
-        "confidence": 0.89,
-    }
+    return sample_analysis(tone=f"upbeat-{marker}")  # only the copy prompt carries the tone
 
 
 LONG = " ".join(["Refreshing"] * 40)
@@ -85,49 +53,12 @@ WORDY_COPY = {
 }
 
 
-SHORT_COPY = {
-    "ecDescription": {"short": "Bold.", "medium": "Bold and bright.", "long": "Bold and bright."},
-    "socialMedia": {"facebook": "New!", "instagram": "New!", "linkedin": "New."},
-    "adCopy": {"googleAdsHeadline": "New", "googleAdsDescription": "New", "facebookAd": "New"},
-    "seo": {"primaryKeywords": ["new"], "longTailKeywords": [], "hashtags": ["#new"]},
-}
-
-
-class Kits:
-    def __init__(self, api: GatewayClient, demo: Demo) -> None:
-        self.api = api
-        self.headers = {"authorization": f"Bearer {demo.api_key}"}
-
-    async def post(self, path: str, body: dict[str, Any]) -> httpx2.Response:
-        return await self.api.client.post(f"{self.api.base}{path}", json=body, headers=self.headers)
-
-    async def upload(
-        self, data: bytes, *, content_type: str = "image/png", filename: str = "p.png"
-    ) -> str:
-        ticket = await self.post(
-            "/v1/uploads", {"filename": filename, "content_type": content_type, "size": len(data)}
-        )
-        assert ticket.status_code == 201, ticket.text
-        t = ticket.json()
-        assert t["s3_key"].endswith(filename)
-        sent = await self.api.client.post(
-            t["upload"]["url"],
-            data=t["upload"]["fields"],
-            files={"file": (filename, data, content_type)},
-        )
-        assert sent.status_code in (200, 201, 204), sent.text
-        return str(t["s3_key"])
-
-    async def start(self, s3_key: str, **extra: Any) -> str:
-        resp = await self.post("/v1/jobs", {"kind": "product_marketing", "s3_key": s3_key, **extra})
-        assert resp.status_code == 202, resp.text
-        assert resp.json()["events_url"].endswith("/events")
-        return str(resp.json()["job_id"])
+SHORT_COPY = short_copy()
 
 
 @pytest.fixture
-def kits(api: GatewayClient, demo: Demo) -> Kits:
-    return Kits(api, demo)
+def kits(api: GatewayClient, demo: Demo) -> KitClient:
+    return KitClient(api, demo.api_key)
 
 
 async def sse(api: GatewayClient, job_id: str, last: int | None = None) -> list[dict[str, Any]]:
@@ -148,7 +79,7 @@ async def read_s3(aws: AwsClients, platform: Platform, key: str) -> bytes:
 
 
 async def test_kit_from_upload_to_assets_with_confirmation_and_live_progress(
-    kits: Kits,
+    kits: KitClient,
     api: GatewayClient,
     demo: Demo,
     fake_llm: FakeLLMServer,
@@ -162,7 +93,7 @@ async def test_kit_from_upload_to_assets_with_confirmation_and_live_progress(
     progress_queue = await external_subscriber(
         aws, platform, event_type="io.leadmagnet.job.progress", tenant_id=demo.tenant_id
     )
-    key = await kits.upload(photo(), filename=filename)
+    key = await kits.upload(product_photo(), filename=filename)
     job_id = await kits.start(key)
     job = await api.wait_job(job_id, ("awaiting_confirmation", "completed", "failed"))
     assert job["status"] == "awaiting_confirmation", job["error_message"]
@@ -309,14 +240,18 @@ async def test_kit_from_upload_to_assets_with_confirmation_and_live_progress(
 
 
 async def test_basic_cv_analysis_when_the_vision_model_fails(
-    kits: Kits, api: GatewayClient, fake_llm: FakeLLMServer, platform: Platform, aws: AwsClients
+    kits: KitClient,
+    api: GatewayClient,
+    fake_llm: FakeLLMServer,
+    platform: Platform,
+    aws: AwsClients,
 ) -> None:
     filename = f"broken-{secrets.token_hex(5)}.jpg"
     error = {"error": {"message": "vision overloaded", "type": "server_error"}}
     fake_llm.add_rule(match=filename, reply={"status": 500, "body_json": error})
     # The copy request carries the fallback analysis, whose reason quotes the provider's error.
     fake_llm.add_rule(match="vision overloaded", reply={"json": SHORT_COPY})
-    key = await kits.upload(photo(fmt="JPEG"), content_type="image/jpeg", filename=filename)
+    key = await kits.upload(product_photo(fmt="JPEG"), content_type="image/jpeg", filename=filename)
     job_id = await kits.start(key, auto_confirm=True, preferences={"platforms": ["instagram"]})
     job = await api.wait_job(job_id, within=90)
     assert job["status"] == "completed", job["error_message"]
@@ -335,14 +270,14 @@ async def test_basic_cv_analysis_when_the_vision_model_fails(
 @pytest.mark.parametrize(
     ("data", "declared", "problem"),
     [
-        (photo(fmt="JPEG"), "image/png", "declared image/png but its bytes are image/jpeg"),
-        (photo(500, 500), "image/png", "each side must be 800-4096 px"),
-        (photo(5000, 900), "image/png", "each side must be"),
+        (product_photo(fmt="JPEG"), "image/png", "declared image/png but its bytes are image/jpeg"),
+        (product_photo(500, 500), "image/png", "each side must be 800-4096 px"),
+        (product_photo(5000, 900), "image/png", "each side must be"),
         (b"%PDF-1.4 not an image", "image/png", "not a readable JPEG, PNG or WebP image"),
     ],
 )
 async def test_bad_photos_fail_the_kit_with_the_reason(
-    kits: Kits, api: GatewayClient, data: bytes, declared: str, problem: str
+    kits: KitClient, api: GatewayClient, data: bytes, declared: str, problem: str
 ) -> None:
     key = await kits.upload(data, content_type=declared, filename="x.png")
     job_id = await kits.start(key, auto_confirm=True)
@@ -355,7 +290,7 @@ async def test_bad_photos_fail_the_kit_with_the_reason(
     assert "start a new one" in late["message"]
 
 
-async def test_upload_policy_pins_size_and_type(kits: Kits) -> None:
+async def test_upload_policy_pins_size_and_type(kits: KitClient) -> None:
     """The presigned POST's policy is what S3 enforces (moto does not enforce POST policies, so
     the policy itself is checked here; the imager checks the real bytes either way)."""
     ticket = await kits.post(
@@ -372,7 +307,7 @@ async def test_upload_policy_pins_size_and_type(kits: Kits) -> None:
     assert 0 < (expires - datetime.now(UTC)).total_seconds() <= 300
 
 
-async def test_uploads_and_kits_validate_their_requests(kits: Kits, demo: Demo) -> None:
+async def test_uploads_and_kits_validate_their_requests(kits: KitClient, demo: Demo) -> None:
     gif = await kits.post(
         "/v1/uploads", {"filename": "a.gif", "content_type": "image/gif", "size": 10}
     )

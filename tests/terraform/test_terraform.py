@@ -129,10 +129,17 @@ def test_task_policies_are_least_privilege(local_deploy: tuple[str, dict[str, An
                 if ":dynamodb:" in r:
                     table = r.split(":table/")[1].split("/")[0]
                     assert table in allowed_tables, (service, r)
-                if ":sqs:" in r:
+                if ":sqs:" in r and st.get("Sid") == "PeekDeadLetters":
+                    # Any DLQ, read-only: depths and the oldest messages for the admin console.
+                    assert r.endswith("-dlq"), (service, r)
+                    assert "sqs:DeleteMessage" not in actions, (service, actions)
+                    assert "sqs:SendMessage" not in actions, (service, actions)
+                elif ":sqs:" in r:
                     own = f"{prefix}-{queues_of[service]}"
                     assert r.rsplit(":", 1)[1] in (own, f"{own}-dlq"), (service, r)
         sids = {st.get("Sid") for st in statements}
+        peeks = topology.services[service].peeks_dead_letters
+        assert ("PeekDeadLetters" in sids) == peeks, service
         assert ("ConsumeOwnQueue" in sids) == (service in queues_of), service
         assert ("SendLeadEmail" in sids) == topology.services[service].sends_email, service
 

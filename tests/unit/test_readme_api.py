@@ -14,12 +14,15 @@ from leadmagnet.gateway.pages import page_routes
 from leadmagnet.gateway.routes import api
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-ROW = re.compile(r"^\|\s*`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`\s*\|([^|]*)\|", re.M)
+ROW = re.compile(r"^\|\s*`(GET|POST|PUT|PATCH|DELETE|OPTIONS) (/[^`\s]*)`\s*\|([^|]*)\|", re.M)
 DEFAULTS = {name: f.default for name, f in Settings.model_fields.items()}
 # Routes that read a raw (non-JSON) body themselves, with the setting that bounds it.
 RAW_BODY_LIMITS = {("POST", "/v1/attachments"): DEFAULTS["chat_attachment_max_bytes"]}
-# Page routes with a body: the hosted form's no-JavaScript POST.
-PAGE_BODY_LIMITS = {("POST", "/f/{slug}"): DEFAULTS["max_body_bytes"]}
+# Page routes with a body: the hosted form's no-JavaScript POST, a kit page's confirm step.
+PAGE_BODY_LIMITS = {
+    ("POST", "/f/{slug}"): DEFAULTS["max_body_bytes"],
+    ("POST", "/j/{job_id}/confirm"): DEFAULTS["max_body_bytes"],
+}
 
 
 def api_section() -> str:

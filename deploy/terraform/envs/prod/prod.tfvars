@@ -18,7 +18,7 @@ secret_arns = {
 service_sizes = {
   gateway  = { cpu = 512, memory = 1024, min_capacity = 2, max_capacity = 8 }
   reporter = { cpu = 512, memory = 1024, min_capacity = 2, max_capacity = 40 }
-  renderer = { cpu = 256, memory = 512, min_capacity = 1, max_capacity = 10 }
+  renderer = { cpu = 512, memory = 1024, min_capacity = 1, max_capacity = 10 }
   imager   = { cpu = 1024, memory = 2048, min_capacity = 1, max_capacity = 10 }
   notifier = { cpu = 256, memory = 512, min_capacity = 1, max_capacity = 10 }
 }

@@ -54,6 +54,17 @@ data "aws_iam_policy_document" "service" {
     }
   }
 
+  # The admin console's dead-letter view: look at every DLQ (depth, oldest messages), never
+  # delete from it; peeked messages are made visible again at once.
+  dynamic "statement" {
+    for_each = each.value.peeks_dead_letters ? [1] : []
+    content {
+      sid       = "PeekDeadLetters"
+      actions   = ["sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage"]
+      resources = [for q, _ in local.topology.queues : module.queue[q].dlq_arn]
+    }
+  }
+
   dynamic "statement" {
     for_each = each.value.reads_secrets ? [1] : []
     content {

@@ -205,7 +205,7 @@ variable "service_sizes" {
   default = {
     gateway  = { cpu = 512, memory = 1024, min_capacity = 2, max_capacity = 6 }
     reporter = { cpu = 512, memory = 1024, min_capacity = 1, max_capacity = 20 }
-    renderer = { cpu = 256, memory = 512, min_capacity = 1, max_capacity = 10 }
+    renderer = { cpu = 512, memory = 1024, min_capacity = 1, max_capacity = 10 } # two render workers (RENDER_WORKERS) beside the consumer
     imager   = { cpu = 1024, memory = 2048, min_capacity = 1, max_capacity = 10 }
     notifier = { cpu = 256, memory = 512, min_capacity = 1, max_capacity = 10 }
   }

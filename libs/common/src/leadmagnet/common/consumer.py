@@ -31,6 +31,7 @@ import structlog
 
 from .errors import LeadmagnetError, PermanentError, TransientError
 from .events import CloudEvent, PoisonMessage, parse_event
+from .funnels import RUN_KIND
 from .idempotency import AlreadyInProgress
 from .logging import get_logger
 from .resources import Resources
@@ -87,6 +88,22 @@ def backoff_delay(
     if retry_after is not None:
         delay = max(delay, retry_after)
     return int(min(MAX_VISIBILITY_SECONDS, max(1, round(delay))))
+
+
+def run_log_context(event: CloudEvent[Any]) -> dict[str, Any]:
+    """Seed 001's log fields for a funnel run's messages: ``runId`` (the job id) and, where the
+    event names it, ``templateId``, so CloudWatch filters like ``{ $.runId = "run_…" }`` find
+    every line a service wrote for the run. Nothing for other jobs."""
+    data = event.data
+    template_id = getattr(data, "template_id", None)
+    is_run = event.type.startswith("io.leadmagnet.run.") or getattr(data, "kind", None) == RUN_KIND
+    job_id = getattr(data, "job_id", None) or event.subject
+    if not is_run or not job_id:
+        return {}
+    fields: dict[str, Any] = {"runId": job_id}
+    if template_id:
+        fields["templateId"] = template_id
+    return fields
 
 
 class MessageContext:
@@ -465,6 +482,11 @@ class Consumer:
                 ),
             )
             return
+        with structlog.contextvars.bound_contextvars(**run_log_context(event)):
+            await self._handle(ctx, event)
+
+    async def _handle(self, ctx: MessageContext, event: CloudEvent[Any]) -> None:
+        assert self._acker is not None
         handler = self.handlers.get(event.type)
         if handler is None:
             await self._dead_letter(
@@ -516,7 +538,8 @@ class Consumer:
         else:
             self._acker.delete(ctx.receipt_handle)
             self.stats.counts["succeeded"] += 1
-            log.info("handler.succeeded", seconds=round(time.monotonic() - started, 3))
+            elapsed = time.monotonic() - started
+            log.info("handler.succeeded", seconds=round(elapsed, 3), duration=round(elapsed * 1000))
 
     def _failed(
         self, ctx: MessageContext, event: CloudEvent[Any], err: LeadmagnetError, *, poison: bool

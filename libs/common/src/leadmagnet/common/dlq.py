@@ -48,6 +48,20 @@ class DeadLetter:
         return self.attributes.get("dlq_reason", "(moved by the queue's redrive policy)")
 
     @property
+    def tenant_id(self) -> str | None:
+        """The tenant the message belongs to, when the envelope and the attributes agree on one
+        (a poison message, or one whose two copies disagree, belongs to nobody)."""
+        attribute = self.attributes.get("tenant_id") or None
+        env = self.envelope
+        if env is None:
+            return attribute
+        carried = env.get("tenantid")
+        carried = carried if isinstance(carried, str) and carried else None
+        if attribute is not None and carried is not None and attribute != carried:
+            return None
+        return carried or attribute
+
+    @property
     def receive_count(self) -> str:
         return self.attributes.get("dlq_receive_count", "?")
 
@@ -141,6 +155,19 @@ class DeadLetters:
         values = attrs.get("Attributes", {})
         return int(values.get("ApproximateNumberOfMessages", 0)) + int(
             values.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )
+
+    async def depths(self, queue: str) -> tuple[int, int]:
+        """(visible, in flight) of the queue's DLQ: GetQueueAttributes only, nothing received."""
+        self._check(queue)
+        url = await self.resources.queue_url(queue, dlq=True)
+        attrs = await self.sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )
+        got = attrs.get("Attributes", {})
+        return int(got.get("ApproximateNumberOfMessages", 0)), int(
+            got.get("ApproximateNumberOfMessagesNotVisible", 0)
         )
 
     async def redrive(self, queue: str, *, limit: int | None = None) -> tuple[str, int]:

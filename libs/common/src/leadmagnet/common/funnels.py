@@ -79,6 +79,19 @@ class FunnelSettings(BaseModel):
     )
 
 
+def camel_settings(metadata: dict[str, Any]) -> dict[str, Any]:
+    """A funnel template's metadata with its run settings spelled as the seed does
+    (``on_image_failure`` -> ``onImageFailure``), so the template answers in one casing. The
+    camelCase spelling wins when both are given, as in ``FunnelSettings``; other keys are free
+    and kept as sent."""
+    out = dict(metadata)
+    for name, info in FunnelSettings.model_fields.items():
+        if info.alias and name in out:
+            value = out.pop(name)
+            out.setdefault(info.alias, value)
+    return out
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Everything a run's stages need, loaded from the job and its pinned template version."""

@@ -1,17 +1,21 @@
-"""Result and log files for every finished job (seed 004), in the artifacts bucket:
+"""Result and log files for every finished job (seed 004), in the artifacts bucket, under the
+job's tenant (a tenant-scoped IAM or lifecycle rule is one prefix):
 
-- ``outputs/{job_id}/result.json``  on success: status, output, artifacts, cost;
-- ``logs/{job_id}/execution.log``   always: the job's timeline, one human-readable line per event;
-- ``logs/{job_id}/error.json``      on failure: code, message, stage.
+- ``{tenant_id}/outputs/{job_id}/result.json``  on success: status, output, artifacts, cost;
+- ``{tenant_id}/logs/{job_id}/execution.log``   always: the job's timeline, one line per event;
+- ``{tenant_id}/logs/{job_id}/error.json``      on failure: code, message, stage.
 
 Written by the notifier when ``job.completed`` / ``job.failed`` arrives; rewriting them on a
 redelivery produces the same content, so the step is naturally idempotent. The job records the
-files after the puts succeeded, and views link only recorded files (``visible_files``).
+files after the puts succeeded, and views link only recorded files (``visible_files``; files
+recorded under the old root-level keys, before the tenant prefix, stay visible). Timestamps in
+the JSON files are ISO 8601 (``2026-11-29T09:55:59.361407+00:00``).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from .models import Job, JobEvent, JobStatus
@@ -20,31 +24,46 @@ if TYPE_CHECKING:  # platform.py imports this module
     from .platform import Platform
 
 
-def result_key(job_id: str) -> str:
-    return f"outputs/{job_id}/result.json"
+def result_key(tenant_id: str, job_id: str) -> str:
+    return f"{tenant_id}/outputs/{job_id}/result.json"
 
 
-def log_key(job_id: str) -> str:
-    return f"logs/{job_id}/execution.log"
+def log_key(tenant_id: str, job_id: str) -> str:
+    return f"{tenant_id}/logs/{job_id}/execution.log"
 
 
-def error_key(job_id: str) -> str:
-    return f"logs/{job_id}/error.json"
+def error_key(tenant_id: str, job_id: str) -> str:
+    return f"{tenant_id}/logs/{job_id}/error.json"
+
+
+def _legacy_keys(job: Job) -> dict[str, str]:
+    """Where jobs finished before the tenant prefix recorded their files."""
+    return {
+        "result": f"outputs/{job.job_id}/result.json",
+        "log": f"logs/{job.job_id}/execution.log",
+        "error": f"logs/{job.job_id}/error.json",
+    }
 
 
 def file_keys(job: Job) -> dict[str, str]:
     """The files a finished job gets (none while it runs)."""
+    t, j = job.tenant_id, job.job_id
     if job.status is JobStatus.COMPLETED:
-        return {"result": result_key(job.job_id), "log": log_key(job.job_id)}
+        return {"result": result_key(t, j), "log": log_key(t, j)}
     if job.status is JobStatus.FAILED:
-        return {"error": error_key(job.job_id), "log": log_key(job.job_id)}
+        return {"error": error_key(t, j), "log": log_key(t, j)}
     return {}
 
 
 def visible_files(job: Job) -> dict[str, str]:
     """The files a view may link: those of the job's state that were recorded as written (the
     notifier writes them a moment after the job finishes; a link must not run ahead)."""
-    return {name: key for name, key in file_keys(job).items() if job.files.get(name) == key}
+    legacy = _legacy_keys(job)
+    return {
+        name: job.files[name]
+        for name, key in file_keys(job).items()
+        if job.files.get(name) in (key, legacy[name])
+    }
 
 
 def execution_log(job: Job, events: list[JobEvent]) -> str:
@@ -56,14 +75,21 @@ def execution_log(job: Job, events: list[JobEvent]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()  # 'T', not str()'s space
+    return str(value)
+
+
 def _dumps(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, indent=2, sort_keys=True, default=str).encode()
+    return json.dumps(value, indent=2, sort_keys=True, default=_json_default).encode()
 
 
 async def write_job_files(platform: Platform, job: Job) -> dict[str, str]:
     events = await platform.jobs.timeline(job.job_id)
+    t, j = job.tenant_id, job.job_id
     await platform.artifacts.put_object(
-        log_key(job.job_id), execution_log(job, events).encode(), "text/plain; charset=utf-8"
+        log_key(t, j), execution_log(job, events).encode(), "text/plain; charset=utf-8"
     )
     if job.status is JobStatus.COMPLETED:
         artifacts = await platform.artifacts.list_for_job(job.job_id)
@@ -78,11 +104,9 @@ async def write_job_files(platform: Platform, job: Job) -> dict[str, str]:
                 for a in sorted(artifacts, key=lambda a: a.kind)
             ],
             "cost_micros": job.cost_micros,
-            "completed_at": job.completed_at,
+            "completed_at": job.completed_at.isoformat() if job.completed_at else None,
         }
-        await platform.artifacts.put_object(
-            result_key(job.job_id), _dumps(result), "application/json"
-        )
+        await platform.artifacts.put_object(result_key(t, j), _dumps(result), "application/json")
     if job.status is JobStatus.FAILED:
         # Second pass of the failed-job rule (see jobflow.withdraw_deliverables): a parallel
         # branch may have written an artifact after the job failed.
@@ -92,11 +116,9 @@ async def write_job_files(platform: Platform, job: Job) -> dict[str, str]:
             "error_code": job.error_code,
             "error_message": job.error_message,
             "stage": job.stage,
-            "failed_at": job.failed_at,
+            "failed_at": job.failed_at.isoformat() if job.failed_at else None,
         }
-        await platform.artifacts.put_object(
-            error_key(job.job_id), _dumps(error), "application/json"
-        )
+        await platform.artifacts.put_object(error_key(t, j), _dumps(error), "application/json")
     written = file_keys(job)
     await platform.jobs.record_files(job.job_id, written)  # only now may views link them
     return written

@@ -1,7 +1,8 @@
 """structlog JSON logging: one line per event, context bound per message, secrets never logged.
 
-Context (service, job_id, tenant_id, event_id, event_type) is bound with ``structlog.contextvars``
-so concurrent handlers in one process never mix their fields.
+Context (service, job_id, tenant_id, event_id, event_type; runId and templateId for a funnel
+run's messages) is bound with ``structlog.contextvars`` so concurrent handlers in one process
+never mix their fields. Every line has ``message`` (= ``event``) for seed 001's log queries.
 """
 
 from __future__ import annotations
@@ -51,7 +52,29 @@ def _redact_processor(
     return event_dict
 
 
+def _message_processor(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Seed 001's log lines have ``message`` (its CloudWatch queries read it): the same text
+    as structlog's ``event``, which stays for our own tools."""
+    if "event" in event_dict:
+        event_dict.setdefault("message", event_dict["event"])
+    return event_dict
+
+
 _configured = False
+
+
+class _CurrentStdout:
+    """Writes to whatever ``sys.stdout`` is at the time of writing, not at configuration: a
+    stream swapped in and closed later (pytest's capture, an embedding host) must not take the
+    process's logging down with it."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
 
 
 def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
@@ -69,11 +92,12 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            _message_processor,
             _redact_processor,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(log_level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStdout()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.clear_contextvars()

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from .providers.base import CallCost
 
@@ -166,6 +173,19 @@ class OutboundCall(Model):
     )
 
 
+CallbackOutcome = Literal["success", "failure"]
+StatusWord = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f]+$")
+]
+MAX_STATUS_WORDS = 20
+# The words every gate accepts: ours, and seed 004's (a Jira story moved to "Done").
+DEFAULT_STATUS_MAP: dict[str, CallbackOutcome] = {
+    "success": "success",
+    "failure": "failure",
+    "done": "success",
+}
+
+
 class CallbackGate(Model):
     """Wait for an external system (seed 004's task token) before delivery."""
 
@@ -174,6 +194,47 @@ class CallbackGate(Model):
     )
     timeout_seconds: int = Field(72 * 3600, ge=5, le=30 * 24 * 3600)
     calls: list[OutboundCall] = Field(default_factory=list, max_length=5)
+    status_map: dict[StatusWord, CallbackOutcome] = Field(
+        default_factory=dict,
+        max_length=MAX_STATUS_WORDS,
+        description="The sender's status words -> success|failure for POST /callback (compared"
+        " case-insensitively, added to the defaults: success, failure, done), e.g."
+        ' {"Done": "success", "Rejected": "failure"}.',
+    )
+
+    @field_validator("status_map")
+    @classmethod
+    def _distinct_words(cls, v: dict[str, str]) -> dict[str, str]:
+        seen: dict[str, str] = {}
+        for word, outcome in v.items():
+            key = word.strip().casefold()
+            if key in seen and seen[key] != outcome:
+                raise ValueError(f"{word!r} is mapped twice (words are case-insensitive)")
+            seen[key] = outcome
+        return v
+
+    def outcomes(self) -> dict[str, CallbackOutcome]:
+        """Every accepted status word (case-folded) -> its outcome: defaults, then the map."""
+        return {
+            **DEFAULT_STATUS_MAP,
+            **{w.strip().casefold(): o for w, o in self.status_map.items()},
+        }
+
+
+WebhookFormat = Literal["standard", "seed"]
+WebhookEvent = Literal["job.completed", "job.failed"]
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = ("job.completed", "job.failed")
+
+
+def _distinct_events(v: list[WebhookEvent]) -> list[WebhookEvent]:
+    if len(set(v)) != len(v):
+        raise ValueError("each event may be named once")
+    return v
+
+
+WebhookEvents = Annotated[
+    list[WebhookEvent], Field(min_length=1, max_length=2), AfterValidator(_distinct_events)
+]
 
 
 class Workflow(Model):
@@ -193,6 +254,8 @@ class Workflow(Model):
     webhook_secret: str | None = Field(
         None, description="whsec_...; never returned after creation."
     )
+    webhook_format: WebhookFormat = "standard"
+    webhook_events: WebhookEvents = Field(default_factory=lambda: list(WEBHOOK_EVENTS))
     options: dict[str, Any] = Field(default_factory=dict)
     await_callback: CallbackGate | None = None
     created_at: datetime = Field(default_factory=utcnow)

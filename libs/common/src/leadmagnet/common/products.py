@@ -10,12 +10,15 @@ from __future__ import annotations
 import io
 import re
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from PIL import Image, ImageStat
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from . import palette
 from .errors import PermanentError
 
 PRODUCT_KIND = "product_marketing"
@@ -23,6 +26,8 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 UPLOAD_URL_SECONDS = 300
 ALLOWED_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 MIN_SIDE, MAX_SIDE = 800, 4096
+# Pixels decoded at most (checked from the header first): the largest accepted photo.
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
 BRANCHES = ("copy", "images")  # the parallel branches the join waits for
 
 PACKAGE_STYLES = (
@@ -129,23 +134,15 @@ class ValidImage:
     height: int
 
 
-def validate_image(data: bytes, declared: str | None) -> ValidImage:
-    """Check the real bytes: JPEG/PNG/WebP only, matching what was declared, each side 800-4096
-    px, and no decompression bomb. PermanentError with the reason otherwise."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise PermanentError(f"the image is {len(data)} bytes; the limit is 10 MB", code="too_big")
+@contextmanager
+def _decoding(data: bytes) -> Iterator[Image.Image]:
+    """The upload opened with Pillow's decompression-bomb warning as an error; a bomb or anything
+    a decoder rejects becomes a PermanentError (the body's own PermanentErrors pass through)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
-                fmt = im.format or ""
-                width, height = im.size
-                if width * height > MAX_SIDE * MAX_SIDE:
-                    raise PermanentError(
-                        f"the image is {width}x{height} px; each side must be at most {MAX_SIDE}",
-                        code="bad_dimensions",
-                    )
-                im.verify()
+                yield im
     except PermanentError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -154,6 +151,22 @@ def validate_image(data: bytes, declared: str | None) -> ValidImage:
         raise PermanentError(
             "the upload is not a readable JPEG, PNG or WebP image", code="bad_image"
         ) from None
+
+
+def validate_image(data: bytes, declared: str | None) -> ValidImage:
+    """Check the real bytes: JPEG/PNG/WebP only, matching what was declared, each side 800-4096
+    px, and no decompression bomb. PermanentError with the reason otherwise."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise PermanentError(f"the image is {len(data)} bytes; the limit is 10 MB", code="too_big")
+    with _decoding(data) as im:
+        fmt = im.format or ""
+        width, height = im.size
+        if width * height > MAX_PIXELS:
+            raise PermanentError(
+                f"the image is {width}x{height} px; each side must be at most {MAX_SIDE}",
+                code="bad_dimensions",
+            )
+        im.verify()
     media = next((m for m, f in ALLOWED_TYPES.items() if f == fmt), None)
     if media is None:
         raise PermanentError(
@@ -225,44 +238,36 @@ class ProductAnalysis(BaseModel):
     fallbackReason: str | None = Field(None, max_length=500)
 
 
-_NAMED = {
-    "black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128),
-    "silver": (192, 192, 192), "red": (200, 30, 40), "coral-orange": (255, 107, 53),
-    "orange": (245, 140, 30), "yellow": (240, 210, 40), "olive": (128, 128, 0),
-    "green": (40, 160, 70), "teal": (0, 128, 128), "sky-blue": (100, 180, 230),
-    "blue": (40, 90, 200), "deep-blue": (0, 60, 130), "navy": (20, 30, 70),
-    "purple": (120, 60, 160), "pink": (240, 130, 180), "brown": (120, 75, 40),
-    "beige": (225, 205, 170),
-}  # fmt: skip
-
-
 def colour_name(rgb: tuple[int, int, int]) -> str:
-    return min(_NAMED, key=lambda n: sum((a - b) ** 2 for a, b in zip(_NAMED[n], rgb, strict=True)))
+    """The nearest name in the palette table (CIELAB distance)."""
+    return palette.colour_name(rgb)
+
+
+def open_photo(data: bytes) -> Image.Image:
+    """The upload decoded to RGB, after checking the header's size against the pixel cap
+    (``MAX_PIXELS``: the accepted range is 800-4096 px a side) *before* any pixel is decoded, and
+    with Pillow's decompression-bomb warning as an error. CPU-heavy: call it in a thread."""
+    with _decoding(data) as im:
+        width, height = im.size  # the header only
+        if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
+            raise PermanentError(
+                f"the image is {width}x{height} px ({width * height} pixels); each side"
+                f" must be at most {MAX_SIDE} px ({MAX_PIXELS} pixels in all)",
+                code="bad_dimensions",
+            )
+        return im.convert("RGB")
 
 
 def basic_cv_analysis(data: bytes, reason: str) -> ProductAnalysis:
-    """An analysis from the pixels alone: dominant colours by quantisation (median cut), a
-    style and mood from brightness and saturation, everything else generic, confidence low."""
-    with Image.open(io.BytesIO(data)) as im:
-        small = im.convert("RGB")
-        small.thumbnail((160, 160))
-    quant = small.quantize(colors=5, method=Image.Quantize.MEDIANCUT)
-    palette = quant.getpalette() or []
-    # A palette image: getcolors() gives (count, palette index) pairs.
-    counts = sorted(
-        ((int(c), i) for c, i in (quant.getcolors() or []) if isinstance(i, int)), reverse=True
-    )
-    total = sum(c for c, _ in counts) or 1
-    colours = []
-    for count, index in counts[:5]:
-        rgb = (palette[3 * index], palette[3 * index + 1], palette[3 * index + 2])
-        colours.append(
-            Colour(
-                hex="#{:02X}{:02X}{:02X}".format(*rgb),
-                name=colour_name(rgb),
-                percentage=round(100 * count / total, 1),
-            )
-        )
+    """An analysis from the pixels alone: the dominant colours (median-cut quantisation, merged
+    in CIELAB, each a real pixel of the photo; see ``palette``), a style and mood from brightness
+    and saturation, everything else generic, confidence low. CPU-bound: run it in a thread."""
+    photo = open_photo(data)
+    colours = [
+        Colour(hex=c.hex, name=c.name, percentage=c.percentage)
+        for c in palette.dominant_colours(photo)
+    ]
+    small = palette.sample(photo, 160)
     hsv = small.convert("HSV")
     _, saturation, value = (s / 255 for s in ImageStat.Stat(hsv).mean)
     if value < 0.35:

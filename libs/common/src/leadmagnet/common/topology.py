@@ -94,6 +94,11 @@ class ServiceAccess(_Strict):
     reads_secrets: bool = Field(
         False, description="Secrets Manager secrets under '<resource_prefix>/' (gate call tokens)."
     )
+    peeks_dead_letters: bool = Field(
+        False,
+        description="Read (never delete) every queue's DLQ: depths and the oldest messages, for "
+        "the admin console.",
+    )
 
 
 class Topology(_Strict):

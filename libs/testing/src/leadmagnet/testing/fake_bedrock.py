@@ -24,47 +24,27 @@ Run standalone: ``python -m leadmagnet.testing.fake_bedrock --port 8766``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import io
 import json
-import threading
 import time
 import uuid
 from typing import Any
 
-import httpx2
-import uvicorn
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .moto_server import free_port
-
-
-class _State:
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.rules: list[dict[str, Any]] = []
-        self.requests: list[dict[str, Any]] = []
-        self.total = 0
-
-    def take_rule(self, body: str) -> dict[str, Any] | None:
-        for rule in self.rules:
-            if rule.get("match") and rule["match"] not in body:
-                continue
-            times = rule.get("times")
-            if times is not None:
-                if times <= 0:
-                    continue
-                rule["times"] = times - 1
-            return dict(rule.get("reply", {}))
-        return None
+from .scripted_server import (
+    ControlClient,
+    ScriptedState,
+    ThreadedServer,
+    control_routes,
+    serve_main,
+)
 
 
 def _tokens(text: str) -> int:
@@ -149,7 +129,7 @@ def _invoke(payload: dict[str, Any], reply: dict[str, Any]) -> Any:
     return {"images": images, "error": reply.get("error")}
 
 
-def build_app(state: _State) -> Starlette:
+def build_app(state: ScriptedState) -> Starlette:
     async def model_call(request: Request) -> Response:
         raw = (await request.body()).decode("utf-8", errors="replace")
         try:
@@ -158,8 +138,7 @@ def build_app(state: _State) -> Starlette:
             payload = {}
         model = request.path_params["model_id"]
         operation = request.url.path.rsplit("/", 1)[-1]
-        state.total += 1
-        state.requests.append(
+        state.record(
             {
                 "operation": operation,
                 "model": model,
@@ -171,7 +150,6 @@ def build_app(state: _State) -> Starlette:
                 "at": time.time(),
             }
         )
-        del state.requests[:-500]
         reply = state.take_rule(raw) or {}
         delay = float(reply.get("delay_seconds", 0))
         if delay:
@@ -187,101 +165,39 @@ def build_app(state: _State) -> Starlette:
             return JSONResponse(_converse(model, payload, raw, reply), 200, headers)
         return JSONResponse(_invoke(payload, reply), 200, headers)
 
-    async def rules(request: Request) -> Response:
-        if request.method == "DELETE":
-            state.rules.clear()
-        else:
-            state.rules.append(await request.json())
-        return JSONResponse({"rules": len(state.rules)})
-
-    async def stats(request: Request) -> Response:
-        return JSONResponse({"total": state.total, "requests": state.requests})
-
-    async def reset(request: Request) -> Response:
-        state.reset()
-        return JSONResponse({"ok": True})
-
     return Starlette(
         routes=[
             Route("/model/{model_id:path}/converse", model_call, methods=["POST"]),
             Route("/model/{model_id:path}/invoke", model_call, methods=["POST"]),
-            Route("/_control/rules", rules, methods=["POST", "DELETE"]),
-            Route("/_control/stats", stats, methods=["GET"]),
-            Route("/_control/reset", reset, methods=["POST"]),
+            *control_routes(state),
         ]
     )
 
 
-class FakeBedrockClient:
+class FakeBedrockClient(ControlClient):
     """Scripts a running fake server over its control API (any process)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
 
     @property
     def endpoint_url(self) -> str:
         """What to give the SDK (``AWS_ENDPOINT_URL_BEDROCK_RUNTIME``)."""
         return self.url
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        resp = httpx2.request(method, f"{self.url}{path}", json=body, timeout=10)
-        resp.raise_for_status()
-        return resp.json()
-
-    def add_rule(
-        self, *, reply: dict[str, Any], match: str | None = None, times: int | None = None
-    ) -> None:
-        self._call("POST", "/_control/rules", {"match": match, "times": times, "reply": reply})
-
-    def clear_rules(self) -> None:
-        self._call("DELETE", "/_control/rules")
-
-    def stats(self) -> dict[str, Any]:
-        return dict(self._call("GET", "/_control/stats"))
-
     def requests(self) -> list[dict[str, Any]]:
         return list(self.stats()["requests"])
 
-    def reset(self) -> None:
-        self._call("POST", "/_control/reset")
 
-
-class FakeBedrockServer(FakeBedrockClient):
+class FakeBedrockServer(FakeBedrockClient, ThreadedServer):
     """``with FakeBedrockServer() as bedrock: ... bedrock.endpoint_url ...`` (uvicorn thread)."""
 
+    name = "fake Bedrock"
+
     def __init__(self, port: int = 0) -> None:
-        self.port = port or free_port()
-        super().__init__(f"http://127.0.0.1:{self.port}")
-        config = uvicorn.Config(
-            build_app(_State()),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> FakeBedrockServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("fake Bedrock server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        ThreadedServer.__init__(self, build_app(ScriptedState()), port)
+        FakeBedrockClient.__init__(self, self.local_url)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=8766)
-    args = parser.parse_args()
-    uvicorn.run(build_app(_State()), host="127.0.0.1", port=args.port, log_level="warning")
+    serve_main(__doc__ or "", 8766, lambda: build_app(ScriptedState()))
 
 
 if __name__ == "__main__":

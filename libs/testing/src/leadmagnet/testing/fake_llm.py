@@ -18,52 +18,45 @@ Run standalone: ``python -m leadmagnet.testing.fake_llm --port 8765``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import hashlib
 import io
 import json
-import threading
 import time
 import uuid
 from typing import Any
 
-import httpx2
-import uvicorn
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .moto_server import free_port
+from .scripted_server import (
+    ControlClient,
+    ScriptedState,
+    ThreadedServer,
+    control_routes,
+    serve_main,
+)
 
 
-class _State:
-    def __init__(self) -> None:
-        self.reset()
-
+class _State(ScriptedState):
     def reset(self) -> None:
-        self.rules: list[dict[str, Any]] = []
-        self.requests: list[dict[str, Any]] = []
-        self.total = 0
+        super().reset()
         self.current = 0
         self.max_concurrent = 0
         self.delay_seconds = 0.0
         self.chatkit_threads: dict[str, list[dict[str, Any]]] = {}
 
-    def take_rule(self, body: str) -> dict[str, Any] | None:
-        for rule in self.rules:
-            if rule.get("match") and rule["match"] not in body:
-                continue
-            times = rule.get("times")
-            if times is not None:
-                if times <= 0:
-                    continue
-                rule["times"] = times - 1
-            return dict(rule.get("reply", {}))
-        return None
+    def stats(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "current": self.current,
+            "max_concurrent": self.max_concurrent,
+            "requests": self.requests,
+        }
 
 
 def _tokens(text: str) -> int:
@@ -171,7 +164,6 @@ def build_app(state: _State) -> Starlette:
         except ValueError:
             payload = {}
         path = request.url.path
-        state.total += 1
         state.current += 1
         state.max_concurrent = max(state.max_concurrent, state.current)
         record: dict[str, Any] = {
@@ -180,8 +172,7 @@ def build_app(state: _State) -> Starlette:
             "body": raw[:4000],
             "at": time.time(),
         }
-        state.requests.append(record)
-        del state.requests[:-500]
+        state.record(record)
         try:
             reply = state.take_rule(raw) or {}
             delay = float(reply.get("delay_seconds", state.delay_seconds))
@@ -218,26 +209,9 @@ def build_app(state: _State) -> Starlette:
             state.current -= 1
             record["ended_at"] = time.time()
 
-    async def rules(request: Request) -> Response:
-        if request.method == "DELETE":
-            state.rules.clear()
-        else:
-            state.rules.append(await request.json())
-        return JSONResponse({"rules": len(state.rules)})
-
     async def config(request: Request) -> Response:
         state.delay_seconds = float((await request.json()).get("delay_seconds", 0))
         return JSONResponse({"delay_seconds": state.delay_seconds})
-
-    async def stats(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "total": state.total,
-                "current": state.current,
-                "max_concurrent": state.max_concurrent,
-                "requests": state.requests,
-            }
-        )
 
     async def chatkit_items(request: Request) -> Response:
         thread_id = request.path_params["thread_id"]
@@ -263,100 +237,48 @@ def build_app(state: _State) -> Starlette:
         state.chatkit_threads[request.path_params["thread_id"]] = await request.json()
         return JSONResponse({"ok": True})
 
-    async def reset(request: Request) -> Response:
-        state.reset()
-        return JSONResponse({"ok": True})
-
     return Starlette(
         routes=[
             Route("/v1/responses", generate, methods=["POST"]),
             Route("/v1/chat/completions", generate, methods=["POST"]),
             Route("/v1/images/generations", generate, methods=["POST"]),
             Route("/v1/messages", generate, methods=["POST"]),
-            Route("/_control/rules", rules, methods=["POST", "DELETE"]),
+            *control_routes(state),
             Route("/_control/config", config, methods=["POST"]),
-            Route("/_control/stats", stats, methods=["GET"]),
-            Route("/_control/reset", reset, methods=["POST"]),
             Route("/v1/chatkit/threads/{thread_id}/items", chatkit_items, methods=["GET"]),
             Route("/_control/chatkit/threads/{thread_id}", chatkit_put, methods=["PUT"]),
         ]
     )
 
 
-class FakeLLMClient:
+class FakeLLMClient(ControlClient):
     """Scripts a running fake server over its control API (any process)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
 
     @property
     def base_url(self) -> str:
         """What to give the SDKs (``OPENAI_BASE_URL``; Anthropic takes ``url``)."""
         return f"{self.url}/v1"
 
-    def _call(self, method: str, path: str, body: Any = None) -> Any:
-        resp = httpx2.request(method, f"{self.url}{path}", json=body, timeout=10)
-        resp.raise_for_status()
-        return resp.json()
-
-    def add_rule(
-        self, *, reply: dict[str, Any], match: str | None = None, times: int | None = None
-    ) -> None:
-        self._call("POST", "/_control/rules", {"match": match, "times": times, "reply": reply})
-
-    def clear_rules(self) -> None:
-        self._call("DELETE", "/_control/rules")
-
     def set_delay(self, seconds: float) -> None:
         self._call("POST", "/_control/config", {"delay_seconds": seconds})
-
-    def stats(self) -> dict[str, Any]:
-        return dict(self._call("GET", "/_control/stats"))
-
-    def reset(self) -> None:
-        self._call("POST", "/_control/reset")
 
     def put_chatkit_thread(self, thread_id: str, items: list[dict[str, Any]]) -> None:
         """Serve these ChatKit thread items (wire format, oldest first)."""
         self._call("PUT", f"/_control/chatkit/threads/{thread_id}", items)
 
 
-class FakeLLMServer(FakeLLMClient):
+class FakeLLMServer(FakeLLMClient, ThreadedServer):
     """``with FakeLLMServer() as llm: ... llm.base_url ...`` (uvicorn in a background thread)."""
 
+    name = "fake LLM"
+
     def __init__(self, port: int = 0) -> None:
-        self.port = port or free_port()
-        super().__init__(f"http://127.0.0.1:{self.port}")
-        config = uvicorn.Config(
-            build_app(_State()),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> FakeLLMServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("fake LLM server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        ThreadedServer.__init__(self, build_app(_State()), port)
+        FakeLLMClient.__init__(self, self.local_url)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=8765)
-    args = parser.parse_args()
-    uvicorn.run(build_app(_State()), host="127.0.0.1", port=args.port, log_level="warning")
+    serve_main(__doc__ or "", 8765, lambda: build_app(_State()))
 
 
 if __name__ == "__main__":

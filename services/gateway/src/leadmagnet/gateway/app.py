@@ -24,6 +24,7 @@ from .headers import with_security_headers
 from .openapi import build_openapi
 from .pages import page_routes
 from .routes import api
+from .ws import websocket_routes
 
 log = get_logger()
 
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             yield {}
 
     app = Starlette(
-        routes=[*api.starlette_routes(), *page_routes()],
+        routes=[*api.starlette_routes(), *websocket_routes(), *page_routes()],
         lifespan=lifespan,
         exception_handlers={StarletteHTTPException: _http_exception, Exception: _unhandled},
     )

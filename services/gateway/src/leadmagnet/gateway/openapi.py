@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 from pydantic.json_schema import models_json_schema
 
 from .api import MAX_JSON_DEPTH, MAX_PATH_PARAM, Api, ApiRoute, ErrorBody
@@ -169,17 +170,37 @@ def _camel(name: str) -> str:
     return first + "".join(p.title() for p in rest)
 
 
+def _members(tp: Any) -> list[type[BaseModel]]:
+    """The models a type stands for: a model itself (a RootModel: what its root holds), each
+    member of a union (discriminated or not, inside ``Annotated``), else none."""
+    if get_origin(tp) is Annotated:
+        return _members(get_args(tp)[0])
+    if get_origin(tp) in (Union, UnionType):
+        return [m for arg in get_args(tp) for m in _members(arg)]
+    if isinstance(tp, type) and issubclass(tp, RootModel):
+        return _members(tp.model_fields["root"].annotation)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    return []
+
+
 def _values(model: type[BaseModel]) -> dict[str, str]:
     """What a response offers to later requests: field name -> JSON pointer. Its own fields,
-    and the fields of the first item of its lists of objects (a listing offers its first id)."""
+    and the fields of the first item of its lists of objects (a listing offers its first id).
+    A union answer (templates: html snake_case, funnel camelCase) offers the fields of every
+    member; a pointer its actual answer lacks leaves that link unresolved (not followed)."""
     found: dict[str, str] = {}
-    for name in model.model_fields:
-        found[name] = f"/{name}"
-    for name, info in model.model_fields.items():
-        item = get_args(info.annotation)[0] if get_origin(info.annotation) is list else None
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            for inner in item.model_fields:
-                found.setdefault(inner, f"/{name}/0/{inner}")
+    members = _members(model)
+    for member in members:
+        for name in member.model_fields:
+            found.setdefault(name, f"/{name}")
+    for member in members:
+        for name, info in member.model_fields.items():
+            if get_origin(info.annotation) is not list:
+                continue
+            for item in _members(get_args(info.annotation)[0]):
+                for inner in item.model_fields:
+                    found.setdefault(inner, f"/{name}/0/{inner}")
     return found
 
 

@@ -1,14 +1,23 @@
 """How far a job is, for people: a percentage and a label per timeline event type.
 
-Used by the SSE stream and the job page. Entries that are not milestones (logs, webhooks) keep
-the last value, so progress never goes backwards.
+Used by the SSE stream, the WebSocket and the job page. Entries that are not milestones (logs,
+webhooks) keep the last value, so progress never goes backwards. ``follow_job`` is the one
+reader of a job's live timeline: both transports (SSE and the seed's WebSocket) stream from it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import enum
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from leadmagnet.common.models import JobEvent
+
+if TYPE_CHECKING:
+    from leadmagnet.common.platform import Platform
 
 MILESTONES: dict[str, tuple[int, str]] = {
     "job.created": (5, "Request received"),
@@ -97,3 +106,78 @@ def steps_for(kind: str, percent: int) -> list[dict[str, object]]:
             state = "current" if percent >= at else ""
         out.append({"label": label, "at": at, "state": state})
     return out
+
+
+def seed_payload(event: JobEvent) -> dict[str, Any]:
+    """The seed-002 message payload of a timeline entry (SSE ``payload``, the WebSocket's
+    ``payload``, and what ``kitflow.report_progress`` puts on the topic)."""
+    payload: dict[str, Any] = {"jobId": event.job_id, **event.data.get("payload", {})}
+    if event.type == "job.failed":
+        payload["error"] = event.message
+    if event.type == "job.completed" and "assets" in event.data:
+        payload["assets"] = event.data["assets"]
+    if "progress" in event.data:
+        payload["progress"] = event.data["progress"]
+    return payload
+
+
+# ---- following a job live (SSE and WebSocket) ------------------------------------------------
+
+TERMINAL_EVENTS = frozenset({"job.completed", "job.failed"})
+POLL_MIN_SECONDS = 0.5
+POLL_MAX_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One timeline entry, with the job's progress once it is counted."""
+
+    event: JobEvent
+    progress: Progress
+
+
+class Signal(enum.Enum):
+    KEEP_ALIVE = "keep-alive"  # nothing new for heartbeat_seconds
+    END = "end"  # the job is over (after its terminal entry, or already at the resume point)
+
+
+async def follow_job(
+    platform: Platform,
+    job_id: str,
+    after: int,
+    *,
+    stop: Callable[[], Awaitable[bool]],
+    max_seconds: float,
+    heartbeat_seconds: float | None = None,
+) -> AsyncIterator[Step | Signal]:
+    """Poll the job's timeline (one Query per poll, backing off while nothing happens) and yield
+    each entry after ``after`` once, in ``seq`` order; ``Signal.END`` after the terminal entry
+    (or at once when the job had already ended at ``after``). Returns without END when ``stop()``
+    says so (client gone, server draining) or after ``max_seconds``: the client resumes."""
+    timeline = await platform.jobs.timeline(job_id)
+    progress = progress_of([e for e in timeline if e.seq <= after])
+    if any(e.type in TERMINAL_EVENTS for e in timeline if e.seq <= after) and not any(
+        e.seq > after for e in timeline
+    ):
+        yield Signal.END
+        return
+    pending = [e for e in timeline if e.seq > after]
+    started = beat = time.monotonic()
+    delay = POLL_MIN_SECONDS
+    while True:
+        for event in pending:
+            progress = advance(progress, event)
+            yield Step(event, progress)
+            after = event.seq
+            if event.type in TERMINAL_EVENTS:
+                yield Signal.END
+                return
+        now = time.monotonic()
+        if heartbeat_seconds is not None and now - beat >= heartbeat_seconds:
+            yield Signal.KEEP_ALIVE
+            beat = now
+        if now - started > max_seconds or await stop():
+            return
+        delay = POLL_MIN_SECONDS if pending else min(POLL_MAX_SECONDS, delay * 1.5)
+        await asyncio.sleep(delay)
+        pending = await platform.jobs.timeline(job_id, after_seq=after)

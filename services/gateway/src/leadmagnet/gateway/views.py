@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, RootModel
 
+from leadmagnet.common.funnels import camel_settings
 from leadmagnet.common.jobfiles import visible_files
 from leadmagnet.common.models import (
     CallbackGate,
@@ -105,25 +106,53 @@ class JobAccepted(BaseModel):
     status_url: str
 
 
-class TemplateView(BaseModel):
+class HtmlTemplateView(BaseModel):
+    """A template of kind html (a lead-magnet page): snake_case, as the rest of the admin API."""
+
     template_id: str
     version: int
     status: str
-    kind: str = Field(description="'html' (lead-magnet page) or 'funnel' (for runs).")
+    kind: Literal["html"] = Field(description="A lead-magnet page (Jinja2, sandboxed).")
     name: str
     description: str
-    html: str | None = Field(None, description="Kind html: the Jinja2 (sandboxed) page.")
-    brandGuideContent: str | None = Field(None, description="Kind funnel: the brand guide.")
-    templateFunnelJson: dict[str, Any] | None = Field(
-        None, description="Kind funnel: the funnel to rewrite."
-    )
+    html: str = Field(description="The Jinja2 (sandboxed) page.")
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
     published_at: datetime | None
 
 
+class FunnelTemplateView(BaseModel):
+    """A template of kind funnel (seed 001): camelCase all through, as the seed and the runs
+    made from it (one casing per resource)."""
+
+    templateId: str
+    version: int
+    status: str
+    kind: Literal["funnel"] = Field(description="A funnel to rewrite in runs.")
+    name: str
+    description: str
+    brandGuideContent: str = Field(description="The brand guide.")
+    templateFunnelJson: dict[str, Any] = Field(description="The funnel to rewrite.")
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Free-form; the run settings in it are spelled in camelCase (imageFields,"
+        " onImageFailure, imageQuality, imageSize).",
+    )
+    createdAt: datetime
+    publishedAt: datetime | None
+
+
+AnyTemplateView = Annotated[HtmlTemplateView | FunnelTemplateView, Field(discriminator="kind")]
+
+
+class TemplateView(RootModel[AnyTemplateView]):
+    """A template version, in the casing of its kind: html snake_case, funnel camelCase."""
+
+
 class TemplateList(BaseModel):
-    templates: list[TemplateView]
+    templates: list[AnyTemplateView] = Field(
+        description="Each in the casing of its kind (html: template_id, funnel: templateId)."
+    )
 
 
 class WorkflowView(BaseModel):
@@ -135,6 +164,8 @@ class WorkflowView(BaseModel):
     template_id: str | None
     template_version: int | None
     webhook_url: str | None
+    webhook_format: str = "standard"
+    webhook_events: list[str] = Field(default_factory=lambda: ["job.completed", "job.failed"])
     options: dict[str, Any]
     await_callback: CallbackGate | None = None
     created_at: datetime
@@ -174,22 +205,38 @@ def status_url(platform: Platform, job_id: str) -> str:
     return f"{platform.settings.gateway_public_url.rstrip('/')}/v1/jobs/{job_id}"
 
 
-def template_view(doc: DocumentVersion) -> TemplateView:
+def template_item(doc: DocumentVersion) -> HtmlTemplateView | FunnelTemplateView:
     body = doc.body
-    return TemplateView(
+    if body.get("kind") == "funnel":
+        return FunnelTemplateView(
+            templateId=doc.doc_id,
+            version=doc.version,
+            status=doc.status,
+            kind="funnel",
+            name=str(body.get("name", "")),
+            description=str(body.get("description", "")),
+            brandGuideContent=str(body.get("brandGuideContent") or ""),
+            templateFunnelJson=dict(body.get("templateFunnelJson") or {}),
+            metadata=camel_settings(dict(body.get("metadata") or {})),
+            createdAt=doc.created_at,
+            publishedAt=doc.published_at,
+        )
+    return HtmlTemplateView(
         template_id=doc.doc_id,
         version=doc.version,
         status=doc.status,
-        kind=str(body.get("kind", "html")),
+        kind="html",
         name=str(body.get("name", "")),
         description=str(body.get("description", "")),
-        html=body.get("html"),
-        brandGuideContent=body.get("brandGuideContent"),
-        templateFunnelJson=body.get("templateFunnelJson"),
+        html=str(body.get("html") or ""),
         metadata=dict(body.get("metadata") or {}),
         created_at=doc.created_at,
         published_at=doc.published_at,
     )
+
+
+def template_view(doc: DocumentVersion) -> TemplateView:
+    return TemplateView(template_item(doc))
 
 
 def workflow_view(wf: Workflow) -> WorkflowView:

@@ -59,7 +59,7 @@ class ReportGenerated(EventData):
     version=1,
     public=True,
     description="A job finished successfully; its output and artifacts are available.",
-    producers=("renderer", "imager", "gateway"),
+    producers=("renderer", "imager", "reporter", "gateway"),
 )
 class JobCompleted(EventData):
     job_id: str

@@ -85,7 +85,7 @@ PAYLOAD_DOC = (
     " (job.analyzing, job.analysis_complete, job.generating, job.complete, job.error); the same"
     " messages the SSE stream sends (its `event` and `payload`); `job.complete` carries the"
     " assets as URLs (GeneratedAssets).",
-    producers=("gateway", "imager", "reporter", "renderer"),
+    producers=("gateway", "imager", "reporter"),
 )
 class JobProgress(EventData):
     job_id: str

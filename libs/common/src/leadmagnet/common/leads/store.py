@@ -92,6 +92,36 @@ class LeadStore:
             return None
         return LeadState.model_validate(item)
 
+    async def list_for_tenant(
+        self, tenant_id: str, *, limit: int, channel: str | None = None, max_pages: int = 5
+    ) -> tuple[list[LeadState], bool]:
+        """The tenant's threads, most recently updated first, through the ``by_tenant`` index
+        (tenant_id, updated_at); at most ``max_pages`` reads. True when threads were left out."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.leads.name,
+            "IndexName": "by_tenant",
+            "KeyConditionExpression": "tenant_id = :t",
+            "ScanIndexForward": False,
+            "Limit": limit,
+            "ExpressionAttributeValues": values(t=tenant_id, **({"c": channel} if channel else {})),
+        }
+        if channel:
+            kwargs |= {"FilterExpression": "#c = :c", "ExpressionAttributeNames": {"#c": "channel"}}
+        states: list[LeadState] = []
+        now = time.time()
+        for _ in range(max_pages):
+            resp = await self.leads.client.query(**kwargs)
+            items = [deserialize(raw) for raw in resp.get("Items", [])]
+            live = [i for i in items if not (i.get("ttl") and i["ttl"] < now)]  # TTL lags
+            states += parse_all_stored(LeadState, live)
+            last = resp.get("LastEvaluatedKey")
+            if len(states) >= limit:
+                return states[:limit], bool(last) or len(states) > limit
+            if not last:
+                return states, False
+            kwargs["ExclusiveStartKey"] = last
+        return states, True
+
     async def note(
         self,
         tenant_id: str,

@@ -7,12 +7,12 @@ from typing import Any
 
 import anthropic
 
-from ..errors import LeadmagnetError, PermanentError
+from ..errors import PermanentError
 from ..settings import Settings
-from .base import CallCost, ImageRequest, ImageResult, TextRequest, TextResult, Usage
+from .base import ImageRequest, ImageResult, TextRequest, TextResult, Usage
 from .errors import map_sdk_error
 from .pricing import load_prices
-from .structured import json_schema_for, parse_structured
+from .structured import json_schema_for, parse_answer
 
 
 class AnthropicProvider:
@@ -70,25 +70,16 @@ class AnthropicProvider:
         except anthropic.AnthropicError as e:
             raise map_sdk_error(self.name, e) from None
         usage = self._usage(message.usage)
-        micros, version = self.prices.cost_of(usage, model, "vision" if request.images else "text")
-        cost = CallCost(
-            provider=self.name,
-            model=model,
-            operation="vision" if request.images else "text",
+        cost = self.prices.call_cost(
+            self.name,
+            model,
+            "vision" if request.images else "text",
+            usage,
             stage=request.stage,
             request_id=getattr(message, "_request_id", None) or message.id,
-            usage=usage,
-            cost_micros=micros,
-            price_version=version,
         )
         text = "".join(b.text for b in message.content if getattr(b, "type", "") == "text")
-        parsed = None
-        if request.output_model is not None:
-            try:
-                parsed = parse_structured(text, request.output_model)
-            except LeadmagnetError as e:
-                e.cost = cost  # type: ignore[attr-defined]
-                raise
+        parsed = parse_answer(text, request.output_model, cost)
         return TextResult(text=text, parsed=parsed, cost=cost)
 
     async def generate_image(self, request: ImageRequest) -> ImageResult:

@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image
 from pydantic import BaseModel
 
-from ..errors import LeadmagnetError, PermanentError
+from ..errors import PermanentError
 from ..logging import get_logger
 from ..settings import Settings
 from .base import (
@@ -39,7 +39,7 @@ from .base import (
 )
 from .errors import map_botocore_error
 from .pricing import load_prices
-from .structured import json_schema_for, parse_structured
+from .structured import json_schema_for, parse_answer
 
 if TYPE_CHECKING:
     from ..aws import AwsClients
@@ -175,16 +175,14 @@ class BedrockProvider:
         stage: str | None,
         request_id: str | None,
     ) -> CallCost:
-        micros, version = self.prices.cost_of(usage, price_key(model), operation)
-        return CallCost(
-            provider=self.name,
-            model=model,
-            operation=operation,
+        return self.prices.call_cost(
+            self.name,
+            model,
+            operation,
+            usage,
             stage=stage,
             request_id=request_id,
-            usage=usage,
-            cost_micros=micros,
-            price_version=version,
+            price_model=price_key(model),
         )
 
     @staticmethod
@@ -262,15 +260,9 @@ class BedrockProvider:
             )
             error.cost = cost  # type: ignore[attr-defined]  # failed calls cost money too
             raise error
-        parsed = None
-        if request.output_model is not None:
-            if tool_input is not None:
-                text = json.dumps(tool_input, ensure_ascii=False)
-            try:
-                parsed = parse_structured(text, request.output_model)
-            except LeadmagnetError as e:
-                e.cost = cost  # type: ignore[attr-defined]
-                raise
+        if request.output_model is not None and tool_input is not None:
+            text = json.dumps(tool_input, ensure_ascii=False)
+        parsed = parse_answer(text, request.output_model, cost)
         return TextResult(text=text, parsed=parsed, cost=cost)
 
     def invoke_body(self, request: ImageRequest) -> dict[str, Any]:

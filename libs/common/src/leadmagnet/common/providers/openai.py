@@ -9,12 +9,12 @@ from typing import Any
 import openai
 from PIL import Image
 
-from ..errors import LeadmagnetError, PermanentError
+from ..errors import PermanentError
 from ..settings import Settings
 from .base import CallCost, ImageRequest, ImageResult, TextRequest, TextResult, Usage
 from .errors import map_sdk_error
 from .pricing import load_prices
-from .structured import json_schema_for, parse_structured
+from .structured import json_schema_for, parse_answer
 
 # Our two image tiers (seed 001 prices "standard" and "HD") in GPT image model terms.
 QUALITY = {"standard": "medium", "hd": "high"}
@@ -36,16 +36,8 @@ class OpenAIProvider:
     def _cost(
         self, usage: Usage, model: str, operation: Any, stage: str | None, request_id: str | None
     ) -> CallCost:
-        micros, version = self.prices.cost_of(usage, model, operation)
-        return CallCost(
-            provider=self.name,
-            model=model,
-            operation=operation,
-            stage=stage,
-            request_id=request_id,
-            usage=usage,
-            cost_micros=micros,
-            price_version=version,
+        return self.prices.call_cost(
+            self.name, model, operation, usage, stage=stage, request_id=request_id
         )
 
     @staticmethod
@@ -98,13 +90,7 @@ class OpenAIProvider:
             getattr(response, "_request_id", None) or response.id,
         )
         text = response.output_text
-        parsed = None
-        if request.output_model is not None:
-            try:
-                parsed = parse_structured(text, request.output_model)
-            except LeadmagnetError as e:
-                e.cost = cost  # type: ignore[attr-defined]  # failed calls cost money too
-                raise
+        parsed = parse_answer(text, request.output_model, cost)
         return TextResult(text=text, parsed=parsed, cost=cost)
 
     async def generate_image(self, request: ImageRequest) -> ImageResult:

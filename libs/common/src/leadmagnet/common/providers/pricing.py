@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..logging import get_logger
-from .base import Usage
+from .base import CallCost, Usage
 
 log = get_logger()
 
@@ -72,6 +72,32 @@ class PriceTable:
             ) / MILLION
         micros = int((usd * MILLION).quantize(Decimal(1), rounding=ROUND_HALF_UP))
         return micros, self.version
+
+    def call_cost(
+        self,
+        provider: str,
+        model: str,
+        operation: Literal["text", "vision", "image"],
+        usage: Usage,
+        *,
+        stage: str | None,
+        request_id: str | None,
+        price_model: str | None = None,
+    ) -> CallCost:
+        """The record of one provider call, priced by this table (under ``price_model`` when the
+        model id is not the priced name, e.g. a Bedrock inference profile)."""
+        priced = model if price_model is None else price_model
+        micros, version = self.cost_of(usage, priced, operation)
+        return CallCost(
+            provider=provider,
+            model=model,
+            operation=operation,
+            stage=stage,
+            request_id=request_id,
+            usage=usage,
+            cost_micros=micros,
+            price_version=version,
+        )
 
 
 def _pixels(size: str | None) -> int:

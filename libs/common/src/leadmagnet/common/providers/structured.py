@@ -8,13 +8,25 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import InvalidOutputError
+from ..errors import InvalidOutputError, LeadmagnetError
 
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.S)
 
 
 def json_schema_for(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
+
+
+def parse_answer(text: str, model: type[BaseModel] | None, cost: Any) -> BaseModel | None:
+    """The structured answer of a call (None when no ``model`` was asked for); a parse error
+    carries the call's ``cost`` (failed calls cost money too)."""
+    if model is None:
+        return None
+    try:
+        return parse_structured(text, model)
+    except LeadmagnetError as e:
+        e.cost = cost  # type: ignore[attr-defined]
+        raise
 
 
 def parse_structured(text: str, model: type[BaseModel]) -> BaseModel:

@@ -318,6 +318,50 @@ class JobStore:
         )
         return parse_all_stored(Job, [deserialize(i) for i in resp.get("Items", [])])
 
+    async def query_tenant(
+        self,
+        tenant_id: str,
+        *,
+        since: str | None = None,
+        kind: str | None = None,
+        limit: int | None = None,
+        page_size: int = 100,
+        max_pages: int = 10,
+    ) -> tuple[list[Job], bool]:
+        """The tenant's jobs newest first through ``by_tenant``, for reports (read-only).
+
+        Bounded: at most ``max_pages`` queries of ``page_size`` items each. ``since`` (an ISO
+        UTC timestamp prefix, e.g. '2026-01-31T00:00:00') keeps jobs created at or after it (a
+        key condition, so older jobs are never read); ``kind`` filters (after reading);
+        ``limit`` stops at that many matches. Returns (jobs, truncated): truncated when the
+        page bound stopped the listing before its end."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.jobs.name,
+            "IndexName": "by_tenant",
+            "KeyConditionExpression": "tenant_id = :t",
+            "ExpressionAttributeValues": values(t=tenant_id),
+            "ScanIndexForward": False,
+            "Limit": page_size,
+        }
+        if since is not None:
+            kwargs["KeyConditionExpression"] = "tenant_id = :t AND created_at >= :since"
+            kwargs["ExpressionAttributeValues"] = values(t=tenant_id, since=since)
+        if kind is not None:
+            kwargs["FilterExpression"] = "#kind = :kind"
+            kwargs["ExpressionAttributeNames"] = {"#kind": "kind"}
+            kwargs["ExpressionAttributeValues"] |= values(kind=kind)
+        jobs: list[Job] = []
+        for _ in range(max_pages):
+            resp = await self.client.query(**kwargs)
+            jobs += parse_all_stored(Job, [deserialize(i) for i in resp.get("Items", [])])
+            last = resp.get("LastEvaluatedKey")
+            if limit is not None and len(jobs) >= limit:
+                return jobs[:limit], last is not None or len(jobs) > limit
+            if not last:
+                return jobs, False
+            kwargs["ExclusiveStartKey"] = last
+        return jobs, True
+
     async def add_cost(self, job_id: str, call: CallCost) -> None:
         await self.jobs.update(
             {"job_id": job_id},

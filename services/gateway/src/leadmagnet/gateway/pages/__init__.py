@@ -9,6 +9,8 @@ step). Every page works on top of the same JSON API the integrations use:
   ``GET /v1/jobs/{job_id}/events``; ``/j/{job_id}/download`` downloads the result.
 - ``GET /chat/demo``: the chat widget demo posting seed-003 triggers to ``POST /v1/leads``.
 - ``GET /admin``: a minimal console over the admin API (API-key login, kept in the tab).
+- Per kind (``kinds.py``): a product kit's confirm step ``POST /j/{job_id}/confirm`` and its
+  ``GET /j/{job_id}/assets.zip``; a funnel run's admin page ``GET /admin/runs/{run_id}``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from leadmagnet.common.stores.jobs import delivers
 from ..api import HTTPError, bounded_int, read_body
 from ..progress import progress_of, steps_for
 from ..routes.public import HONEYPOT_FIELD, accept_submission
+from . import kinds
 from .render import STATIC_DIR, Branding, branding, message_page, render_page
 
 log = get_logger()
@@ -129,14 +132,25 @@ async def _job(request: Request) -> Job | None:
 
 
 async def job_page(request: Request) -> Response:
-    platform = _platform(request)
     job = await _job(request)
     if job is None:
         return message_page(404, "Not found", "We cannot find this page. Check the link you used.")
+    return await render_job_page(request, job)
+
+
+async def render_job_page(
+    request: Request, job: Job, *, status: int = 200, **overrides: Any
+) -> Response:
+    """The job page of any kind (``kinds.page_context`` adds the kind's view; ``overrides``
+    replace parts of it, e.g. the confirm step's error after a refused post)."""
+    platform = _platform(request)
     progress = progress_of(await platform.jobs.timeline(job.job_id))
     done = delivers(job) and job.output_key is not None  # the platform's one rule
+    context = await kinds.page_context(platform, job)
     return render_page(
         "job.html",
+        status=status,
+        **{**context, **overrides},
         brand=await _brand(platform, job.tenant_id, job.workflow_id),
         job_id=job.job_id,
         job_status=job.status.value,
@@ -188,5 +202,9 @@ def page_routes() -> list[BaseRoute]:
         Route("/j/{job_id}/download", job_download, methods=["GET"]),
         Route("/chat/demo", chat_demo, methods=["GET"]),
         Route("/admin", admin_console, methods=["GET"]),
+        # issue 16: job pages per kind (pages/kinds.py)
+        Route("/j/{job_id}/confirm", kinds.confirm_page, methods=["POST"]),
+        Route("/j/{job_id}/assets.zip", kinds.kit_zip, methods=["GET"]),
+        Route("/admin/runs/{run_id}", kinds.run_page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

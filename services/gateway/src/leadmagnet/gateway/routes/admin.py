@@ -18,6 +18,7 @@ from leadmagnet.common.funnels import (
     MAX_FUNNEL_JSON_BYTES,
     MAX_IMAGE_ELEMENTS,
     FunnelSettings,
+    camel_settings,
     find_image_elements,
 )
 from leadmagnet.common.ids import random_id
@@ -25,9 +26,12 @@ from leadmagnet.common.models import (
     FIELD_NAME,
     MAX_VERSION,
     RESOURCE_ID,
+    WEBHOOK_EVENTS,
     CallbackGate,
     Form,
     FormField,
+    WebhookEvents,
+    WebhookFormat,
     Workflow,
     utcnow,
 )
@@ -47,6 +51,7 @@ from ..views import (
     WorkflowView,
     form_view,
     job_summary,
+    template_item,
     template_view,
     workflow_view,
 )
@@ -78,7 +83,8 @@ class TemplateCreate(Strict):
     metadata: StorableObject = Field(
         default_factory=dict,
         description="Free-form; for funnels also imageFields, onImageFailure ('fail' | "
-        "'keep_original'), imageQuality ('standard' | 'hd'), imageSize.",
+        "'keep_original'), imageQuality ('standard' | 'hd'), imageSize (a snake_case spelling "
+        "such as on_image_failure is stored and answered in camelCase).",
     )
     publish: bool = False
 
@@ -115,11 +121,21 @@ class WorkflowCreate(Strict):
         description="Pinned template version; null uses the newest published one.",
     )
     webhook_url: str | None = Field(None, max_length=2000)
+    webhook_format: WebhookFormat = Field(
+        "standard",
+        description="'standard': the Standard Webhooks envelope {type, event_id, timestamp,"
+        " data}; 'seed': the flat {job_id, status, output_url, artifacts}. Signed alike.",
+    )
+    webhook_events: WebhookEvents = Field(
+        default_factory=lambda: list(WEBHOOK_EVENTS),
+        description="The outcomes delivered to webhook_url (default both).",
+    )
     options: StorableObject = Field(default_factory=dict)
     await_callback: CallbackGate | None = Field(
         None,
-        description="Approval gate before delivery: wait for POST /v1/callbacks. Each call's"
-        " secret_id must be under '<RESOURCE_PREFIX>/'.",
+        description="Approval gate before delivery: wait for POST /v1/callbacks (or the seed's"
+        " POST /callback, whose status words status_map maps). Each call's secret_id must be"
+        " under '<RESOURCE_PREFIX>/'.",
     )
 
 
@@ -133,8 +149,8 @@ _ABSENT: Any = None  # the default of a field not sent: never read (exclude_unse
 class WorkflowUpdate(Strict):
     """Only the fields sent change (a merge). ``null`` clears an optional field: ``model`` (the
     default model), ``template_version`` (the newest published version), ``webhook_url`` (no
-    webhook), ``await_callback`` (no gate), ``options`` (``{}``). ``name``, ``instructions`` and
-    ``template_id`` are required: null is a 422."""
+    webhook), ``await_callback`` (no gate), ``options`` (``{}``). ``name``, ``instructions``,
+    ``template_id``, ``webhook_format`` and ``webhook_events`` cannot be null: null is a 422."""
 
     # Typed without None (and not required): the schema says null is refused, and pydantic
     # answers 422 with the field's location when it is sent.
@@ -146,6 +162,8 @@ class WorkflowUpdate(Strict):
         None, ge=1, le=MAX_VERSION, description="null: the newest published version."
     )
     webhook_url: str | None = Field(None, max_length=2000, description="null: no webhook.")
+    webhook_format: WebhookFormat = Field(_ABSENT, description=_NOT_NULL)
+    webhook_events: WebhookEvents = Field(_ABSENT, description=_NOT_NULL)
     options: StorableObject | None = Field(None, description="null: {}.")
     await_callback: CallbackGate | None = Field(None, description="null: no approval gate.")
 
@@ -192,6 +210,7 @@ def _template_body(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         raise _invalid(
             "body.templateFunnelJson", f"{size} bytes; the limit is {MAX_FUNNEL_JSON_BYTES}"
         )
+    body["metadata"] = camel_settings(body["metadata"])  # the template answers in camelCase
     try:
         settings = FunnelSettings.model_validate(body["metadata"])
     except ValidationError as e:
@@ -314,7 +333,7 @@ async def create_template(ctx: ApiContext) -> TemplateView:
 )
 async def list_templates(ctx: ApiContext) -> TemplateList:
     docs = await ctx.platform.templates.list_latest(ctx.require_tenant())
-    return TemplateList(templates=[template_view(d) for d in docs])
+    return TemplateList(templates=[template_item(d) for d in docs])
 
 
 @api.route(
@@ -330,7 +349,7 @@ async def get_template(ctx: ApiContext) -> TemplateList:
     docs = await ctx.platform.templates.versions(ctx.require_tenant(), ctx.path["template_id"])
     if not docs:
         raise HTTPError(404, "template_not_found", "no such template")
-    return TemplateList(templates=[template_view(d) for d in docs])
+    return TemplateList(templates=[template_item(d) for d in docs])
 
 
 @api.route(

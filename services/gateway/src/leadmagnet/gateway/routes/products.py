@@ -77,6 +77,11 @@ class KitConfirm(Strict):
     preferences: ProductPreferences | None = None
 
 
+def upload_key(tenant_id: str, filename: str) -> str:
+    """Where a tenant's photo is uploaded (the one prefix ``start_kit`` accepts keys under)."""
+    return f"uploads/{tenant_id}/{int(time.time() * 1000)}-{safe_filename(filename)}"
+
+
 @api.route(
     "POST",
     "/v1/uploads",
@@ -89,8 +94,7 @@ class KitConfirm(Strict):
 )
 async def create_upload(ctx: ApiContext) -> UploadTicket:
     body: UploadRequest = ctx.body
-    tenant = ctx.require_tenant()
-    key = f"uploads/{tenant}/{int(time.time() * 1000)}-{safe_filename(body.filename)}"
+    key = upload_key(ctx.require_tenant(), body.filename)
     post = await ctx.platform.aws.s3.generate_presigned_post(
         Bucket=ctx.platform.resources.bucket("uploads"),
         Key=key,
@@ -122,9 +126,21 @@ async def create_upload(ctx: ApiContext) -> UploadTicket:
 )
 async def create_kit(ctx: ApiContext) -> KitAccepted:
     body: KitCreate = ctx.body
-    tenant = ctx.require_tenant()
-    platform = ctx.platform
-    if not body.s3_key.startswith(f"uploads/{tenant}/"):
+    return await start_kit(
+        ctx.platform, ctx.require_tenant(), body.s3_key, body.preferences, body.auto_confirm
+    )
+
+
+async def start_kit(
+    platform: Platform,
+    tenant: str,
+    s3_key: str,
+    preferences: ProductPreferences,
+    auto_confirm: bool,
+) -> KitAccepted:
+    """Start a kit from the tenant's uploaded photo (``POST /v1/jobs`` and the seed's
+    ``POST /api/jobs/create`` both start kits through here); 422s name ``body.s3_key``."""
+    if not s3_key.startswith(f"uploads/{tenant}/"):
         raise HTTPError(
             422,
             "not_your_upload",
@@ -133,7 +149,7 @@ async def create_kit(ctx: ApiContext) -> KitAccepted:
         )
     try:
         head = await platform.aws.s3.head_object(
-            Bucket=platform.resources.bucket("uploads"), Key=body.s3_key
+            Bucket=platform.resources.bucket("uploads"), Key=s3_key
         )
     except ClientError:
         raise HTTPError(
@@ -155,15 +171,15 @@ async def create_kit(ctx: ApiContext) -> KitAccepted:
         tenant_id=tenant,
         kind=PRODUCT_KIND,
         data={
-            "s3_key": body.s3_key,
-            "filename": body.s3_key.rsplit("/", 1)[-1],
-            "preferences": body.preferences.model_dump(),
-            "auto_confirm": body.auto_confirm,
+            "s3_key": s3_key,
+            "filename": s3_key.rsplit("/", 1)[-1],
+            "preferences": preferences.model_dump(),
+            "auto_confirm": auto_confirm,
         },
     )
     await platform.jobs.create(job, message="kit requested")
     event = platform.bus.event(
-        ProductRequested(job_id=job.job_id, tenant_id=tenant, s3_key=body.s3_key),
+        ProductRequested(job_id=job.job_id, tenant_id=tenant, s3_key=s3_key),
         subject=job.job_id,
         tenant_id=tenant,
     )
@@ -256,7 +272,16 @@ async def confirm_kit(ctx: ApiContext) -> KitAccepted:
     if job is None or job.tenant_id != ctx.require_tenant() or job.kind != PRODUCT_KIND:
         raise HTTPError(404, "job_not_found", "no such kit")
     body: KitConfirm = ctx.body
-    prefs = body.preferences.model_dump() if body.preferences else {}
+    return await confirm_kit_job(platform, job, body.preferences)
+
+
+async def confirm_kit_job(
+    platform: Platform, job: Job, preferences: ProductPreferences | None
+) -> KitAccepted:
+    """Confirm a kit that awaits confirmation (the API and the job page both confirm through
+    here): 409 with what happened to it otherwise."""
+    job_id = job.job_id
+    prefs = preferences.model_dump() if preferences else {}
     try:
         await platform.jobs.record(
             job_id,

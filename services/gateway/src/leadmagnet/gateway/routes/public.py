@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -22,7 +20,7 @@ from leadmagnet.common.platform import Platform
 
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict, bounded_int
 from ..enqueue import publish_first_event
-from ..progress import SEED_TYPES, Progress, advance, progress_of
+from ..progress import SEED_TYPES, Progress, Signal, follow_job, seed_payload
 from ..views import FormView, JobAccepted, JobView, form_view, job_view, status_url
 from . import api
 
@@ -172,22 +170,8 @@ class EventsQuery(Strict):
     )
 
 
-TERMINAL_EVENTS = frozenset({"job.completed", "job.failed"})
-SSE_POLL_MIN_SECONDS = 0.5
-SSE_POLL_MAX_SECONDS = 3.0
 SSE_HEARTBEAT_SECONDS = 15.0
 SSE_MAX_SECONDS = 300.0  # then the browser reconnects with Last-Event-ID
-
-
-def _seed_payload(event: JobEvent) -> dict[str, Any]:
-    payload: dict[str, Any] = {"jobId": event.job_id, **event.data.get("payload", {})}
-    if event.type == "job.failed":
-        payload["error"] = event.message
-    if event.type == "job.completed" and "assets" in event.data:
-        payload["assets"] = event.data["assets"]
-    if "progress" in event.data:
-        payload["progress"] = event.data["progress"]
-    return payload
 
 
 class JobEventMessage(BaseModel):
@@ -216,7 +200,7 @@ def _sse(event: JobEvent, progress: Progress) -> str:
         progress=progress.percent,
         label=progress.label,
         event=SEED_TYPES.get(event.type),
-        payload=_seed_payload(event) if event.type in SEED_TYPES else None,
+        payload=seed_payload(event) if event.type in SEED_TYPES else None,
     )
     return f"id: {event.seq}\ndata: {json.dumps(data.model_dump(mode='json'))}\n\n"
 
@@ -224,40 +208,30 @@ def _sse(event: JobEvent, progress: Progress) -> str:
 async def _job_stream(
     request: Request, platform: Platform, job_id: str, after: int
 ) -> AsyncIterator[str]:
-    """Poll the job's timeline (one Query per poll, backing off while nothing happens) and send
-    each new entry once, in ``seq`` order; end after the terminal event."""
+    """Each new timeline entry once, in ``seq`` order (``progress.follow_job``, the reader the
+    WebSocket shares); an ``end`` event after the terminal one."""
+
+    async def stop() -> bool:
+        return bool(getattr(request.app.state, "draining", False)) or (
+            await request.is_disconnected()
+        )
+
     yield "retry: 2000\n\n"
-    timeline = await platform.jobs.timeline(job_id)
-    progress = progress_of([e for e in timeline if e.seq <= after])
-    if any(e.type in TERMINAL_EVENTS for e in timeline if e.seq <= after) and not any(
-        e.seq > after for e in timeline
-    ):
-        yield "event: end\ndata: {}\n\n"
-        return
-    pending = [e for e in timeline if e.seq > after]
-    started = beat = time.monotonic()
-    delay = SSE_POLL_MIN_SECONDS
-    while True:
-        for event in pending:
-            progress = advance(progress, event)
-            yield _sse(event, progress)
-            after = event.seq
-            if event.type in TERMINAL_EVENTS:
-                yield "event: end\ndata: {}\n\n"
-                return
-        now = time.monotonic()
-        if now - beat >= SSE_HEARTBEAT_SECONDS:
+    steps = follow_job(
+        platform,
+        job_id,
+        after,
+        stop=stop,
+        max_seconds=SSE_MAX_SECONDS,
+        heartbeat_seconds=SSE_HEARTBEAT_SECONDS,
+    )
+    async for step in steps:
+        if step is Signal.END:
+            yield "event: end\ndata: {}\n\n"
+        elif step is Signal.KEEP_ALIVE:
             yield ": keep-alive\n\n"
-            beat = now
-        if (
-            now - started > SSE_MAX_SECONDS
-            or getattr(request.app.state, "draining", False)
-            or await request.is_disconnected()
-        ):
-            return
-        delay = SSE_POLL_MIN_SECONDS if pending else min(SSE_POLL_MAX_SECONDS, delay * 1.5)
-        await asyncio.sleep(delay)
-        pending = await platform.jobs.timeline(job_id, after_seq=after)
+        else:
+            yield _sse(step.event, step.progress)
 
 
 @api.route(

@@ -1,7 +1,8 @@
 """Funnel rewrite runs (seed 001): start a run, read it, its logs, and a template's history.
 
-Field names follow the seed (runId, templateId, imageProcessingResults...). A run is a job of
-kind ``funnel_rewrite``; every lookup is scoped to the caller's tenant.
+Field names follow the seed (runId, templateId, imageProcessingResults...): one casing per
+resource, camelCase all the way down (``input.input_as_text`` is the seed's own name). A run is
+a job of kind ``funnel_rewrite``; every lookup is scoped to the caller's tenant.
 """
 
 from __future__ import annotations
@@ -103,6 +104,35 @@ class RunCost(BaseModel):
     details: CostDetails
 
 
+class ImageResult(BaseModel):
+    """One image element's outcome, in the run's casing (seed 001: AggregateImageResults)."""
+
+    elementId: str = Field(description="JSON path of the element, e.g. 'hero.opt_logo_url'.")
+    status: Literal["ok", "failed", "kept_original"]
+    originalUrl: str
+    newUrl: str | None = Field(
+        description="The URL the rewritten funnel uses; null until the run completes (a kept"
+        " original is the customer's own URL and shows at once)."
+    )
+    artifactId: str | None
+    error: str | None
+    costMicros: int
+    attempts: int
+
+    @classmethod
+    def of(cls, r: dict[str, Any]) -> ImageResult:
+        return cls(
+            elementId=r["element_id"],
+            status=r["status"],
+            originalUrl=r["original_url"],
+            newUrl=r.get("new_url"),
+            artifactId=r.get("artifact_id"),
+            error=r.get("error"),
+            costMicros=int(r.get("cost_micros") or 0),
+            attempts=int(r.get("attempts") or 0),
+        )
+
+
 class RunView(BaseModel):
     runId: str
     templateId: str
@@ -114,7 +144,7 @@ class RunView(BaseModel):
     outputUrl: str | None
     cost: RunCost
     costMicros: int = Field(description="cost.total in millionths of a dollar (exact).")
-    imageProcessingResults: list[dict[str, Any]]
+    imageProcessingResults: list[ImageResult]
     duration: int | None = Field(description="Milliseconds from start to end; null while running.")
     errorCode: str | None
     errorMessage: str | None
@@ -147,7 +177,9 @@ class RunLogEntry(BaseModel):
     type: str = Field(description="What happened, e.g. 'run.images.started'.")
     stage: str | None
     message: str
-    data: dict[str, Any]
+    data: dict[str, Any] = Field(
+        description="What the entry measured, keys in camelCase ('metric': durationMs)."
+    )
     requestId: str | None
     seq: int
 
@@ -159,6 +191,21 @@ class RunLogs(BaseModel):
 
 class HistoryQuery(Strict):
     limit: int = Field(10, ge=1, le=100)
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def camel_keys(value: Any) -> Any:
+    """The run resource's one casing for the services' free-form log data (``duration_ms``
+    -> ``durationMs``); values (element ids, URLs) are never touched."""
+    if isinstance(value, dict):
+        return {_camel(str(k)): camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel_keys(v) for v in value]
+    return value
 
 
 def _links(ctx: ApiContext, run_id: str) -> RunLinks:
@@ -287,7 +334,11 @@ async def get_run(ctx: ApiContext) -> RunView:
         ),
         cost=RunCost.model_validate(breakdown),
         costMicros=job.cost_micros,
-        imageProcessingResults=list(visible_data(job).get("image_results") or []),
+        imageProcessingResults=[
+            ImageResult.of(r)
+            for r in visible_data(job).get("image_results") or []
+            if isinstance(r, dict)
+        ],
         duration=_duration_ms(job),
         errorCode=job.error_code,
         errorMessage=job.error_message,
@@ -321,7 +372,7 @@ async def get_run_logs(ctx: ApiContext) -> RunLogs:
                 type=e.type,
                 stage=e.stage,
                 message=e.message,
-                data=e.data,
+                data=camel_keys(e.data),
                 requestId=e.request_id,
                 seq=e.seq,
             )

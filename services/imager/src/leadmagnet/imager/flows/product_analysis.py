@@ -8,11 +8,10 @@ or ``product.confirmed`` at once when the job asked for auto-confirm.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from typing import Any
-
-from PIL import Image
 
 from leadmagnet.common.consumer import MessageContext, Route, Routes
 from leadmagnet.common.errors import LeadmagnetError
@@ -27,6 +26,7 @@ from leadmagnet.common.products import (
     ProductAnalysis,
     basic_cv_analysis,
     generated_key,
+    open_photo,
     validate_image,
 )
 from leadmagnet.common.providers.base import ImageInput, TextRequest
@@ -43,9 +43,9 @@ SYSTEM = (
 
 
 def for_vision(data: bytes) -> ImageInput:
-    """A JPEG of at most VISION_SIDE px: what the model needs, a fraction of the upload."""
-    with Image.open(io.BytesIO(data)) as im:
-        rgb = im.convert("RGB")
+    """A JPEG of at most VISION_SIDE px: what the model needs, a fraction of the upload. The
+    pixel cap is checked from the header before decoding. CPU-bound: run it in a thread."""
+    rgb = open_photo(data)
     rgb.thumbnail((VISION_SIDE, VISION_SIDE))
     buf = io.BytesIO()
     rgb.save(buf, format="JPEG", quality=88)
@@ -55,8 +55,10 @@ def for_vision(data: bytes) -> ImageInput:
 async def analyse(platform: Platform, job: Job, data: bytes) -> ProductAnalysis:
     provider = platform.providers.vision
     if provider.name == "offline":
-        return basic_cv_analysis(data, "no vision provider is configured (offline)")
-    image = for_vision(data)
+        return await asyncio.to_thread(
+            basic_cv_analysis, data, "no vision provider is configured (offline)"
+        )
+    image = await asyncio.to_thread(for_vision, data)
     filename = str(job.data.get("filename", ""))
     reason = "no answer"
     for _ in range(VISION_ATTEMPTS):
@@ -81,7 +83,7 @@ async def analyse(platform: Platform, job: Job, data: bytes) -> ProductAnalysis:
         level="warn",
         stage=STAGE,
     )
-    return basic_cv_analysis(data, f"vision model failed: {reason}")
+    return await asyncio.to_thread(basic_cv_analysis, data, f"vision model failed: {reason}")
 
 
 async def run_analysis(platform: Platform, job: Job, s3_key: str) -> dict[str, Any]:
@@ -99,7 +101,7 @@ async def run_analysis(platform: Platform, job: Job, s3_key: str) -> dict[str, A
     async with obj["Body"] as stream:
         data: bytes = await stream.read()
     declared = str(obj.get("ContentType") or "").split(";")[0].strip().lower() or None
-    validate_image(data, declared)
+    await asyncio.to_thread(validate_image, data, declared)
     analysis = await analyse(platform, job, data)
     body = analysis.model_dump(mode="json")
     artifact = await platform.artifacts.put(

@@ -7,21 +7,31 @@ each with a WebP thumbnail -> the branch joins. The image model draws at its nea
 size and the result is cropped to the platform size. A provider that makes variations of a photo
 (Bedrock's Nova Canvas) gets the uploaded photo too. Assets stored by an earlier delivery are
 kept, so a retry only makes what is missing.
+
+With the offline provider the creatives are composed from the uploaded photo (``creatives``): the
+product cut out onto a canvas in the analysis colours, per style and size, with the headline of
+the copy — the stored ``content.json`` when the reporter's branch has already written it, else the
+same headline the offline copy derives from the analysis (the branches run in parallel and
+neither waits for the other) — and a small "offline draft" label. All Pillow work runs in a thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
+import json
 from typing import Any
 
 from PIL import Image, ImageOps
 
+from leadmagnet.common import creatives
 from leadmagnet.common.consumer import Routes
 from leadmagnet.common.events import spec_of
 from leadmagnet.common.events.products import ProductConfirmed
 from leadmagnet.common.kitflow import branch_route, report_progress
+from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job
+from leadmagnet.common.offline_copy import MARKER, draft_copy
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import (
     AD_FORMATS,
@@ -30,9 +40,13 @@ from leadmagnet.common.products import (
     ProductAnalysis,
     ProductPreferences,
     generated_key,
+    open_photo,
     thumbnail_key,
 )
 from leadmagnet.common.providers.base import ImageInput, ImageRequest
+from leadmagnet.common.providers.offline import image_cost
+
+log = get_logger()
 
 BRANCH = "images"
 SOURCE_SIDE = 1024  # longest side of the photo given to a variation model
@@ -66,23 +80,97 @@ def thumbnail(png: bytes) -> bytes:
 
 
 def source_photo(data: bytes) -> ImageInput:
-    with Image.open(io.BytesIO(data)) as im:
-        rgb = im.convert("RGB")
+    rgb = open_photo(data)
     rgb.thumbnail((SOURCE_SIDE, SOURCE_SIDE))
     buf = io.BytesIO()
     rgb.save(buf, format="JPEG", quality=90)
     return ImageInput(data=buf.getvalue(), media_type="image/jpeg")
 
 
-async def uploaded_photo(platform: Platform, job: Job) -> list[ImageInput]:
-    """The kit's photo, for providers that draw variations of it (none else: no extra read)."""
+async def read_upload(platform: Platform, job: Job) -> bytes | None:
     s3_key = job.data.get("s3_key")
-    if not s3_key or not getattr(platform.providers.image, "uses_source_images", False):
-        return []
+    if not s3_key:
+        return None
     obj = await platform.aws.s3.get_object(Bucket=platform.resources.bucket("uploads"), Key=s3_key)
     async with obj["Body"] as stream:
         data: bytes = await stream.read()
-    return [await asyncio.to_thread(source_photo, data)]
+    return data
+
+
+async def uploaded_photo(platform: Platform, job: Job) -> list[ImageInput]:
+    """The kit's photo, for providers that draw variations of it (none else: no extra read)."""
+    if not getattr(platform.providers.image, "uses_source_images", False):
+        return []
+    data = await read_upload(platform, job)
+    return [await asyncio.to_thread(source_photo, data)] if data else []
+
+
+def prepare_photo(data: bytes) -> creatives.Product:
+    return creatives.prepare_product(open_photo(data))
+
+
+def _unmarked(text: str) -> str:
+    for marker in MARKER.values():
+        text = text.removeprefix(marker)
+    return text.strip()
+
+
+def creative_words(
+    analysis: ProductAnalysis, prefs: ProductPreferences, content: dict[str, Any] | None
+) -> creatives.Words:
+    """What the offline creatives say: the written copy's ad headline and short description when
+    the copy branch has stored it, else the offline copy's (derived from the analysis alone).
+    English stands in where no installed font can draw the language."""
+    english = draft_copy(analysis, prefs.model_copy(update={"language": "en"}))
+    own = draft_copy(analysis, prefs)
+    headline, subline = own.adCopy.googleAdsHeadline, own.ecDescription.short
+    if content:
+        try:
+            headline = _unmarked(str(content["adCopy"]["googleAdsHeadline"])) or headline
+            subline = _unmarked(str(content["ecDescription"]["short"])) or subline
+        except (KeyError, TypeError):
+            pass
+    ja = prefs.language.lower().startswith("ja")
+    return creatives.Words(
+        headline=headline,
+        subline=subline,
+        cta="今すぐチェック" if ja else "Shop now",
+        badge="新登場" if ja else "NEW",
+        headline_fallback=english.adCopy.googleAdsHeadline,
+        subline_fallback=english.ecDescription.short,
+    )
+
+
+async def stored_copy(platform: Platform, job: Job, stored: set[str]) -> dict[str, Any] | None:
+    key = generated_key(job.job_id, "content.json")
+    if key not in stored:
+        return None
+    try:
+        content = json.loads(await platform.artifacts.read(key))
+    except Exception as e:  # the copy is optional here: the analysis stands in
+        log.warning("kit copy unreadable for creatives", job_id=job.job_id, error=str(e))
+        return None
+    return content if isinstance(content, dict) else None
+
+
+def layout_of(asset_id: str, folder: str) -> str:
+    if folder == "ads":
+        return "ad"
+    return asset_id.split("-", 1)[0] if asset_id.split("-", 1)[0] in creatives.LAYOUTS else "modern"
+
+
+def compose_png(
+    product: creatives.Product,
+    layout: str,
+    width: int,
+    height: int,
+    palette: list[str],
+    words: creatives.Words,
+) -> bytes:
+    composition = creatives.compose(
+        product, layout=layout, width=width, height=height, colours=palette, words=words
+    )
+    return creatives.to_png(composition.image)
 
 
 def base_prompt(a: ProductAnalysis) -> str:
@@ -128,25 +216,51 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
         - stored
     ]
     sources = await uploaded_photo(platform, job) if missing else []
+    product: creatives.Product | None = None
+    words: creatives.Words | None = None
+    if missing and platform.providers.image.name == "offline":
+        upload = await read_upload(platform, job)
+        if upload:
+            product = await asyncio.to_thread(prepare_photo, upload)
+            words = creative_words(analysis, prefs, await stored_copy(platform, job, stored))
+
+    async def generated(asset_id: str, width: int, height: int, suffix: str) -> tuple[bytes, bytes]:
+        """The image model's picture at its nearest size, cropped to the platform's."""
+        image = await platform.providers.image.generate_image(
+            ImageRequest(
+                prompt=f"{base_prompt(analysis)} {suffix}.",
+                size=model_size(width, height),
+                stage=BRANCH,
+                palette=palette,
+                label=f"{asset_id} placeholder",
+                source_images=sources,
+            )
+        )
+        await platform.jobs.add_cost(job.job_id, image.cost)
+        png = await asyncio.to_thread(fit, image.data, width, height)
+        return png, await asyncio.to_thread(thumbnail, png)
 
     async def one(asset_id: str, folder: str, width: int, height: int, suffix: str) -> None:
         key = generated_key(job.job_id, f"{folder}/{asset_id}.png")
         if key in stored and thumbnail_key(job.job_id, asset_id) in stored:
             return
         async with limit:
-            image = await platform.providers.image.generate_image(
-                ImageRequest(
-                    prompt=f"{base_prompt(analysis)} {suffix}.",
-                    size=model_size(width, height),
-                    stage=BRANCH,
-                    palette=palette,
-                    label=f"{asset_id} placeholder",
-                    source_images=sources,
+            if product is not None and words is not None:
+                png = await asyncio.to_thread(
+                    compose_png,
+                    product,
+                    layout_of(asset_id, folder),
+                    width,
+                    height,
+                    palette,
+                    words,
                 )
-            )
-            await platform.jobs.add_cost(job.job_id, image.cost)
-            png = await asyncio.to_thread(fit, image.data, width, height)
-            thumb = await asyncio.to_thread(thumbnail, png)
+                await platform.jobs.add_cost(
+                    job.job_id, image_cost(BRANCH, f"{width}x{height}", "standard")
+                )
+                thumb = await asyncio.to_thread(thumbnail, png)
+            else:
+                png, thumb = await generated(asset_id, width, height, suffix)
         for kind, k, body, ctype in (
             ("package_design" if folder == "packages" else "ad_creative", key, png, "image/png"),
             ("thumbnail", thumbnail_key(job.job_id, asset_id), thumb, "image/webp"),
@@ -164,7 +278,8 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
             await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
         await platform.jobs.log(
             job.job_id,
-            f"{folder}/{asset_id} ready ({width}x{height})",
+            f"{folder}/{asset_id} ready ({width}x{height}"
+            + (", an offline draft composed from the photo)" if product else ")"),
             stage=BRANCH,
             data={"asset": asset_id, "width": width, "height": height},
         )

@@ -1,6 +1,8 @@
 """Notifier: ``job.completed`` / ``job.failed`` -> the workflow's webhook, signed per Standard
-Webhooks. Delivery retries ride on the queue's backoff (one retry loop in the whole system);
-``webhook-id`` is the event id, stable per job outcome, so receivers can dedupe on it."""
+Webhooks, as the envelope (``webhook_format: standard``) or seed 000's flat body (``seed``), for
+the outcomes the workflow lists in ``webhook_events``. Delivery retries ride on the queue's
+backoff (one retry loop in the whole system); ``webhook-id`` is the event id, stable per job
+outcome, so receivers can dedupe on it."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from leadmagnet.common.events import CloudEvent, spec_of
 from leadmagnet.common.events.jobs import JobCompleted, JobFailed
 from leadmagnet.common.jobfiles import write_job_files
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import Workflow
+from leadmagnet.common.models import WebhookFormat, Workflow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.webhooks import signed_headers
 
@@ -23,10 +25,35 @@ STAGE = "webhook"
 THROTTLE_STATUSES = {429, 502, 503, 504}
 
 
-def webhook_body(event: CloudEvent[Any]) -> bytes:
+def event_name(event: CloudEvent[Any]) -> str:
+    """``job.completed`` / ``job.failed``: what a workflow's ``webhook_events`` lists."""
+    return event.type.removeprefix("io.leadmagnet.")
+
+
+def seed_body(event: CloudEvent[Any]) -> dict[str, Any]:
+    """Seed 000's flat body: the receiver reads ``job_id`` and ``output_url``; ``artifacts`` are
+    the job's artifact ids. A failed job has no results, so no links (``delivers()``)."""
     data = event.data
     body: dict[str, Any] = {
-        "type": event.type.removeprefix("io.leadmagnet."),
+        "job_id": data.job_id,
+        "status": data.status,
+        "output_url": None,
+        "artifacts": [],
+    }
+    if isinstance(data, JobCompleted):
+        body["output_url"] = data.output_url
+        body["artifacts"] = [a.artifact_id for a in data.artifacts]
+    if isinstance(data, JobFailed):
+        body["error_message"] = data.error_message
+    return body
+
+
+def webhook_body(event: CloudEvent[Any], fmt: WebhookFormat = "standard") -> bytes:
+    if fmt == "seed":
+        return json.dumps(seed_body(event), separators=(",", ":")).encode()
+    data = event.data
+    body: dict[str, Any] = {
+        "type": event_name(event),
         "event_id": event.id,
         "timestamp": event.time.isoformat(),
         "data": {"job_id": data.job_id, "status": data.status, "kind": data.kind},
@@ -52,7 +79,7 @@ async def deliver(
 ) -> dict[str, Any]:
     assert workflow.webhook_url
     assert workflow.webhook_secret
-    body = webhook_body(event)
+    body = webhook_body(event, workflow.webhook_format)
     headers = signed_headers(workflow.webhook_secret, event.id, body)
     headers["user-agent"] = "leadmagnet-webhooks/1"
     resp, _ = await platform.http.request(
@@ -97,6 +124,8 @@ def routes(platform: Platform) -> Routes:
         workflow = await platform.workflows.get(data.tenant_id, data.workflow_id)
         if workflow is None or not workflow.webhook_url or not workflow.webhook_secret:
             return
+        if event_name(event) not in workflow.webhook_events:
+            return  # the workflow asked for other outcomes only
         await platform.idempotency.run_once(
             f"{STAGE}#{data.job_id}",
             ctx,

@@ -10,6 +10,7 @@ joins.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from leadmagnet.common.consumer import Routes
@@ -19,6 +20,7 @@ from leadmagnet.common.events.products import ProductConfirmed
 from leadmagnet.common.jobflow import generate_text
 from leadmagnet.common.kitflow import branch_route, report_progress
 from leadmagnet.common.models import Job
+from leadmagnet.common.offline_copy import OFFLINE_NOTE, draft_copy
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import (
     LIMITS,
@@ -29,12 +31,22 @@ from leadmagnet.common.products import (
     fit_limits,
     generated_key,
     over_limit,
-    trim_words,
 )
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
 
 BRANCH = "copy"
+GENERIC_ANALYSIS: dict[str, Any] = {
+    "product": {"category": "unknown", "subcategory": "unknown", "type": "product"},
+    "visual": {
+        "dominantColors": [{"hex": "#1D3557", "name": "navy", "percentage": 100}],
+        "style": "modern",
+        "mood": "calm",
+    },
+    "branding": {"targetAudience": {"ageRange": "18-65"}, "tone": "neutral"},
+    "features": {"packaging": "unknown", "finish": "unknown", "textVisibility": "unknown"},
+    "confidence": 0.0,
+}
 SYSTEM = (
     "You are an expert marketing copywriter. Write product copy from the analysis and the"
     " preferences. Answer only with JSON: {ecDescription: {short, medium, long}, socialMedia:"
@@ -61,41 +73,49 @@ def copy_request(
     return TextRequest(system=SYSTEM, prompt=prompt, stage=BRANCH, output_model=ProductCopy)
 
 
-def offline_copy(request: TextRequest) -> ProductCopy:
-    """Without an AI provider: short, clearly labelled drafts from the analysis."""
+def request_inputs(request: TextRequest) -> tuple[ProductAnalysis | None, ProductPreferences]:
+    """The analysis and the preferences back out of a copy request (what the offline provider
+    sees: it gets the request, not the job)."""
+    analysis = None
     try:
         block = request.prompt.split("```json\n", 1)[1].split("\n```", 1)[0]
         analysis = ProductAnalysis.model_validate(json.loads(block))
-        kind, style = analysis.product.type, analysis.visual.style.replace("-", " ")
     except (IndexError, ValueError):
-        kind, style = "product", "modern"
-    draft = f"[Offline draft] A {style} {kind} made for everyday life."
-    return ProductCopy.model_validate(
-        {
-            "ecDescription": {"short": draft, "medium": draft, "long": draft},
-            "socialMedia": {"facebook": draft, "instagram": draft, "linkedin": draft},
-            "adCopy": {
-                "googleAdsHeadline": trim_words(f"New {style} {kind}", 30),
-                "googleAdsDescription": trim_words(draft, 90),
-                "facebookAd": trim_words(draft, 125),
-            },
-            "seo": {
-                "primaryKeywords": [kind, style],
-                "longTailKeywords": [f"{style} {kind}"],
-                "hashtags": ["#" + kind.replace(" ", "")],
-            },
-        }
+        analysis = None
+    found = dict(
+        re.findall(r"^(TARGET PLATFORMS|TONE|LANGUAGE|LENGTH): (.*)$", request.prompt, re.M)
     )
+    prefs: dict[str, Any] = {
+        "language": found.get("LANGUAGE"),
+        "tone": found.get("TONE"),
+        "targetLength": found.get("LENGTH"),
+        "platforms": [p.strip() for p in found.get("TARGET PLATFORMS", "").split(",") if p.strip()],
+    }
+    try:
+        parsed = ProductPreferences.model_validate({k: v for k, v in prefs.items() if v})
+    except ValueError:
+        parsed = ProductPreferences()
+    return analysis, parsed
+
+
+def offline_copy(request: TextRequest) -> ProductCopy:
+    """Without an AI provider: a labelled draft per field, built from the analysis and the
+    preferences (``offline_copy.draft_copy``)."""
+    analysis, prefs = request_inputs(request)
+    if analysis is None:
+        analysis = ProductAnalysis.model_validate(GENERIC_ANALYSIS)
+    return draft_copy(analysis, prefs)
 
 
 register_offline_builder(ProductCopy, offline_copy)
 
 
-async def _ask(platform: Platform, job: Job, request: TextRequest) -> ProductCopy:
+async def _ask(platform: Platform, job: Job, request: TextRequest) -> tuple[ProductCopy, str]:
+    """The copy and the provider that wrote it."""
     result = await generate_text(platform, job.job_id, request)
     if not isinstance(result.parsed, ProductCopy):
         raise PermanentError("the copy model returned no structured answer", code="bad_output")
-    return result.parsed
+    return result.parsed, result.cost.provider
 
 
 async def write_copy(platform: Platform, job: Job, prefs: ProductPreferences) -> dict[str, Any]:
@@ -110,7 +130,7 @@ async def write_copy(platform: Platform, job: Job, prefs: ProductPreferences) ->
         payload={"stage": BRANCH},
     )
     analysis = dict(job.data.get("analysis") or {})
-    copy = await _ask(platform, job, copy_request(analysis, prefs))
+    copy, provider = await _ask(platform, job, copy_request(analysis, prefs))
     too_long = over_limit(copy)
     if too_long:
         await platform.jobs.log(
@@ -120,7 +140,7 @@ async def write_copy(platform: Platform, job: Job, prefs: ProductPreferences) ->
             stage=BRANCH,
             data={"over": too_long},
         )
-        retry = await _ask(platform, job, copy_request(analysis, prefs, too_long))
+        retry, provider = await _ask(platform, job, copy_request(analysis, prefs, too_long))
         if sum(over_limit(retry).values()) <= sum(too_long.values()):
             copy = retry
     copy, notes = fit_limits(copy)
@@ -132,7 +152,13 @@ async def write_copy(platform: Platform, job: Job, prefs: ProductPreferences) ->
         kind="content_json",
         filename="content.json",
         body=json.dumps(
-            {"jobId": job.job_id, "preferences": prefs.model_dump(), **copy.model_dump()},
+            {
+                "jobId": job.job_id,
+                "preferences": prefs.model_dump(),
+                **copy.model_dump(),
+                # Without an AI provider the copy is a template draft, and says so.
+                **({"offlineDraft": OFFLINE_NOTE} if provider == "offline" else {}),
+            },
             ensure_ascii=False,
             indent=2,
         ).encode("utf-8"),

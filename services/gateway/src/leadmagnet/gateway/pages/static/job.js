@@ -1,57 +1,92 @@
-// Job page: live progress from the SSE endpoint (EventSource resumes with Last-Event-ID by
-// itself), then the finished lead magnet in a sandboxed frame, or a friendly failure message.
+// Job page (every kind): live progress from the SSE endpoint (EventSource resumes with
+// Last-Event-ID by itself). When the job changes state (analysis ready, awaiting confirmation or
+// approval, completed, failed) the page's own server-rendered view of the job is fetched again
+// and swapped in: one rendering (the escaped template) for the first load, live updates and
+// browsers without JavaScript. Other scripts ask for a refresh with a "job:refresh" event and
+// hear about one through "job:updated".
 (() => {
   "use strict";
-  const root = document.getElementById("job");
+  let root = document.getElementById("job");
   if (!root) return;
-  const bar = document.getElementById("progress-bar");
-  const meter = document.getElementById("progress");
-  const stage = document.getElementById("job-stage");
-  const heading = document.getElementById("job-heading");
-  const steps = document.querySelectorAll("#job-steps li");
+  const REFRESH_TYPES = new Set(["job.analysis_complete", "callback.awaiting", "callback.received"]);
+  let shown = 0;
 
   function setProgress(value) {
     const p = Math.max(0, Math.min(100, Number(value) || 0));
-    bar.style.width = `${p}%`;
-    meter.setAttribute("aria-valuenow", String(p));
+    shown = Math.max(shown, p);
+    const bar = document.getElementById("progress-bar");
+    const meter = document.getElementById("progress");
+    if (!bar || !meter) return;
+    bar.style.width = `${shown}%`;
+    meter.setAttribute("aria-valuenow", String(shown));
+    const steps = document.querySelectorAll("#job-steps li");
     steps.forEach((li, i) => {
       const at = Number(li.dataset.at || 0);
       const next = i + 1 < steps.length ? Number(steps[i + 1].dataset.at) : 101;
-      li.className = p >= next || p >= 100 ? "done" : p >= at ? "current" : "";
+      li.className = shown >= next || shown >= 100 ? "done" : shown >= at ? "current" : "";
     });
   }
 
-  async function showResult() {
-    const resp = await fetch(root.dataset.jobUrl, { headers: { accept: "application/json" } });
-    const job = await resp.json();
-    heading.textContent = "Your report is ready";
-    const frame = document.getElementById("lead-magnet");
-    if (job.output_url && !frame.getAttribute("src")) frame.src = job.output_url;
-    document.getElementById("job-result").hidden = false;
-    root.dataset.status = "completed";
+  // One refresh at a time; a request during one runs once more afterwards.
+  let running = null;
+  let again = false;
+  async function fetchView(expected) {
+    for (let attempt = 0; attempt < 6; attempt += 1) {
+      try {
+        const resp = await fetch(`/j/${encodeURIComponent(root.dataset.jobId)}`, {
+          headers: { accept: "text/html" },
+          cache: "no-store",
+          credentials: "same-origin",
+        });
+        if (resp.ok) {
+          const doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+          const next = doc.getElementById("job");
+          if (next && (!expected || next.dataset.status === expected)) {
+            const fresh = document.adoptNode(next);
+            root.replaceWith(fresh);
+            root = fresh;
+            document.title = doc.title;
+            setProgress(document.getElementById("progress-bar")?.dataset.progress);
+            document.dispatchEvent(new CustomEvent("job:updated", { detail: { status: root.dataset.status } }));
+            return;
+          }
+        }
+      } catch (err) {
+        // a network blip: try again below
+      }
+      await new Promise((resolve) => setTimeout(resolve, 400 * (attempt + 1)));
+    }
   }
 
-  function showFailed() {
-    heading.textContent = "We could not finish your report";
-    stage.textContent = "Something went wrong.";
-    document.getElementById("job-failed").hidden = false;
-    root.dataset.status = "failed";
+  function refresh(expected) {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = fetchView(expected).finally(() => {
+      running = null;
+      if (again) {
+        again = false;
+        refresh();
+      }
+    });
+    return running;
   }
 
-  setProgress(bar.dataset.progress);
+  document.addEventListener("job:refresh", (event) => refresh(event.detail && event.detail.status));
+  setProgress(document.getElementById("progress-bar").dataset.progress);
   if (root.dataset.status === "completed" || root.dataset.status === "failed") return;
 
   const events = new EventSource(root.dataset.eventsUrl);
   events.onmessage = (message) => {
     const e = JSON.parse(message.data);
     setProgress(e.progress);
-    if (e.label) stage.textContent = e.label;
-    if (e.status === "completed") {
-      events.close();
-      showResult();
-    } else if (e.status === "failed") {
-      events.close();
-      showFailed();
+    const stage = document.getElementById("job-stage");
+    if (e.label && stage) stage.textContent = e.label;
+    const terminal = e.status === "completed" || e.status === "failed";
+    if (terminal) events.close();
+    if ((e.status && e.status !== root.dataset.status) || REFRESH_TYPES.has(e.type)) {
+      refresh(e.status || undefined);
     }
   };
   events.addEventListener("end", () => events.close());

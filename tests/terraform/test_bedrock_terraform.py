@@ -25,6 +25,7 @@ provider "aws" {{
   access_key                  = "test"
   secret_key                  = "test"
   skip_credentials_validation = true
+  skip_requesting_account_id  = true # no iam:GetUser: it leaves moto state that breaks its data API
   skip_metadata_api_check     = true
   s3_use_path_style           = true
   endpoints {{
