@@ -64,7 +64,7 @@ async def report_progress(
                 type=type_,
                 stage=stage,
                 progress=progress,
-                # exactly the SSE message's payload (gateway: routes.public._seed_payload)
+                # exactly the SSE message's payload (gateway: progress.seed_payload)
                 payload={"jobId": job_id, **(payload or {}), "progress": progress},
             ),
             subject=job_id,
