@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import io
 import json
 import secrets
 import time
@@ -20,7 +19,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from PIL import Image
 
 from leadmagnet.cli.demo import Demo, seed_demo
 from leadmagnet.common.aws import AwsClients
@@ -28,6 +26,7 @@ from leadmagnet.common.models import CallbackGate, OutboundCall
 from leadmagnet.common.platform import Platform
 from leadmagnet.testing.client import GatewayClient
 from leadmagnet.testing.fake_llm import FakeLLMServer
+from leadmagnet.testing.kits import product_photo, sample_analysis
 from leadmagnet.testing.moto_server import free_port
 from leadmagnet.testing.webhook_receiver import WebhookReceiver
 
@@ -240,40 +239,6 @@ async def test_an_approved_job_delivers_and_links_only_written_files(
 # ---- product kits ------------------------------------------------------------------------------
 
 
-def analysis(marker: str) -> dict[str, Any]:
-    return {
-        "product": {"category": "beverage", "subcategory": "energy-drink", "type": "canned-drink"},
-        "visual": {
-            "dominantColors": [
-                {"hex": "#FF6B35", "name": "coral-orange", "percentage": 60},
-                {"hex": "#004E89", "name": "deep-blue", "percentage": 40},
-            ],
-            "style": "modern-energetic",
-            "mood": "dynamic-bold",
-        },
-        "branding": {
-            "targetAudience": {"ageRange": "18-35", "demographics": ["students"]},
-            "personality": ["energetic"],
-            "tone": f"upbeat-{marker}",
-        },
-        "features": {
-            "packaging": "slim-can",
-            "finish": "matte",
-            "textVisibility": "high-contrast",
-            "uniqueElements": [],
-        },
-        "confidence": 0.89,
-    }
-
-
-def photo() -> bytes:
-    im = Image.new("RGB", (1000, 800), (255, 107, 53))
-    im.paste((0, 78, 137), (600, 0, 1000, 800))
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 async def test_a_kit_waiting_for_confirmation_shows_nothing_and_a_failed_one_delivers_nothing(
     api: GatewayClient,
     demo: Demo,
@@ -284,7 +249,7 @@ async def test_a_kit_waiting_for_confirmation_shows_nothing_and_a_failed_one_del
     headers = {"authorization": f"Bearer {demo.api_key}"}
     marker = secrets.token_hex(5)
     filename = f"photo-{marker}.png"
-    data = photo()
+    data = product_photo()
     ticket = await api.client.post(
         f"{api.base}/v1/uploads",
         json={"filename": filename, "content_type": "image/png", "size": len(data)},
@@ -301,7 +266,7 @@ async def test_a_kit_waiting_for_confirmation_shows_nothing_and_a_failed_one_del
         match=f"upbeat-{marker}",
         reply={"status": 400, "body_json": {"error": {"message": "refused", "type": "x"}}},
     )
-    fake_llm.add_rule(match=filename, reply={"json": analysis(marker)})
+    fake_llm.add_rule(match=filename, reply={"json": sample_analysis(tone=f"upbeat-{marker}")})
     resp = await api.client.post(
         f"{api.base}/v1/jobs",
         json={"kind": "product_marketing", "s3_key": t["s3_key"]},

@@ -8,7 +8,6 @@ five services. Screenshots land in ``test-output/<test>/``."""
 from __future__ import annotations
 
 import functools
-import io
 import json
 import secrets
 import threading
@@ -19,7 +18,6 @@ from typing import Any
 
 import httpx2
 import pytest
-from PIL import Image
 from playwright.async_api import Browser, FilePayload, expect
 
 from leadmagnet.cli.demo import Demo
@@ -27,6 +25,7 @@ from leadmagnet.cli.devstack import ServiceStack
 from leadmagnet.common.platform import Platform
 from leadmagnet.gateway.publishable import publishable_store
 from leadmagnet.testing.fake_llm import FakeLLMServer
+from leadmagnet.testing.kits import product_photo, sample_analysis, short_copy
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -189,48 +188,6 @@ document.getElementById('go').addEventListener('click', async () => {
 ANALYSIS_TONE = "upbeat-{marker}"
 
 
-def analysis(marker: str) -> dict[str, Any]:
-    return {
-        "product": {"category": "beverage", "subcategory": "energy-drink", "type": "canned-drink"},
-        "visual": {
-            "dominantColors": [
-                {"hex": "#FF6B35", "name": "coral-orange", "percentage": 60},
-                {"hex": "#004E89", "name": "deep-blue", "percentage": 40},
-            ],
-            "style": "modern-energetic",
-            "mood": "dynamic-bold",
-        },
-        "branding": {
-            "targetAudience": {"ageRange": "18-35", "demographics": ["students"]},
-            "personality": ["energetic"],
-            "tone": ANALYSIS_TONE.format(marker=marker),
-        },
-        "features": {
-            "packaging": "slim-can",
-            "finish": "matte",
-            "textVisibility": "high-contrast",
-            "uniqueElements": [],
-        },
-        "confidence": 0.89,
-    }
-
-
-COPY = {
-    "ecDescription": {"short": "Bold.", "medium": "Bold and bright.", "long": "Bold and bright."},
-    "socialMedia": {"facebook": "New!", "instagram": "New!", "linkedin": "New."},
-    "adCopy": {"googleAdsHeadline": "New", "googleAdsDescription": "New", "facebookAd": "New"},
-    "seo": {"primaryKeywords": ["new"], "longTailKeywords": [], "hashtags": ["#new"]},
-}
-
-
-def product_photo() -> bytes:
-    im = Image.new("RGB", (1000, 800), (255, 107, 53))
-    im.paste((0, 78, 137), (600, 0, 1000, 800))
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 class _Quiet(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -278,8 +235,9 @@ async def test_seed_client_uploads_creates_and_follows_a_kit_over_the_websocket(
 
     marker = secrets.token_hex(5)
     filename = f"can-{marker}.png"
-    fake_llm.add_rule(match=filename, reply={"json": analysis(marker)})
-    fake_llm.add_rule(match=ANALYSIS_TONE.format(marker=marker), reply={"json": COPY})
+    tone = ANALYSIS_TONE.format(marker=marker)  # the copy request quotes it: its rule's match
+    fake_llm.add_rule(match=filename, reply={"json": sample_analysis(tone=tone)})
+    fake_llm.add_rule(match=tone, reply={"json": short_copy()})
 
     page = await browser.new_page(viewport={"width": 1100, "height": 900})
     errors: list[str] = []
