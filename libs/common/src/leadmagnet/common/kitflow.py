@@ -29,6 +29,37 @@ if TYPE_CHECKING:
 log = get_logger()
 
 
+async def publish_progress(
+    platform: Platform,
+    job_id: str,
+    tenant_id: str,
+    type_: ProgressType,
+    *,
+    stage: str | None,
+    progress: int,
+    payload: dict[str, Any],
+    id_parts: tuple[str, ...] = (),
+) -> None:
+    """The seed's message on the topic as the public ``job.progress`` event, with a stable id
+    per step (``type_`` and ``id_parts``), so a redone step is recognisably the same event."""
+    await platform.bus.publish(
+        platform.bus.event(
+            JobProgress(
+                job_id=job_id,
+                tenant_id=tenant_id,
+                kind=PRODUCT_KIND,
+                type=type_,
+                stage=stage,
+                progress=progress,
+                payload={"jobId": job_id, **payload},
+            ),
+            subject=job_id,
+            tenant_id=tenant_id,
+            event_id=stable_id("evt", job_id, "job.progress", type_, *id_parts),
+        )
+    )
+
+
 async def report_progress(
     platform: Platform,
     job_id: str,
@@ -55,22 +86,16 @@ async def report_progress(
         expected_status=expected_status,
         set_fields=set_fields,
     )
-    await platform.bus.publish(
-        platform.bus.event(
-            JobProgress(
-                job_id=job_id,
-                tenant_id=tenant_id,
-                kind=PRODUCT_KIND,
-                type=type_,
-                stage=stage,
-                progress=progress,
-                # exactly the SSE message's payload (gateway: progress.seed_payload)
-                payload={"jobId": job_id, **(payload or {}), "progress": progress},
-            ),
-            subject=job_id,
-            tenant_id=tenant_id,
-            event_id=stable_id("evt", job_id, "job.progress", type_, stage),
-        )
+    await publish_progress(
+        platform,
+        job_id,
+        tenant_id,
+        type_,
+        stage=stage,
+        progress=progress,
+        # exactly the SSE message's payload (gateway: progress.seed_payload)
+        payload={**(payload or {}), "progress": progress},
+        id_parts=(stage,),
     )
 
 
@@ -112,21 +137,14 @@ async def finish_branch(platform: Platform, job_id: str, branch: str) -> bool:
     )
     if completed is not None and isinstance(completed.data.get("assets"), dict):
         assets = completed.data["assets"]  # a repeated join sends what the stream sent
-    await platform.bus.publish(
-        platform.bus.event(
-            JobProgress(
-                job_id=job_id,
-                tenant_id=job.tenant_id,
-                kind=PRODUCT_KIND,
-                type="job.complete",
-                stage="complete",
-                progress=100,
-                payload={"jobId": job_id, "assets": assets, "progress": 100},
-            ),
-            subject=job_id,
-            tenant_id=job.tenant_id,
-            event_id=stable_id("evt", job_id, "job.progress", "job.complete"),
-        )
+    await publish_progress(
+        platform,
+        job_id,
+        job.tenant_id,
+        "job.complete",
+        stage="complete",
+        progress=100,
+        payload={"assets": assets, "progress": 100},
     )
     return True
 
@@ -166,21 +184,14 @@ def kit_failure_hook(platform: Platform, stage: str) -> FailureHook:
         job = await platform.jobs.get(failed.subject) if failed.subject else None
         if job is None or job.kind != PRODUCT_KIND or job.status is not JobStatus.FAILED:
             return
-        await platform.bus.publish(
-            platform.bus.event(
-                JobProgress(
-                    job_id=job.job_id,
-                    tenant_id=job.tenant_id,
-                    kind=PRODUCT_KIND,
-                    type="job.error",
-                    stage=stage,
-                    progress=100,
-                    payload={"jobId": job.job_id, "error": job.error_message or ""},
-                ),
-                subject=job.job_id,
-                tenant_id=job.tenant_id,
-                event_id=stable_id("evt", job.job_id, "job.progress", "job.error"),
-            )
+        await publish_progress(
+            platform,
+            job.job_id,
+            job.tenant_id,
+            "job.error",
+            stage=stage,
+            progress=100,
+            payload={"error": job.error_message or ""},
         )
 
     return hook

@@ -14,8 +14,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from leadmagnet.common.errors import ConflictError
-from leadmagnet.common.events.products import JobProgress, ProductConfirmed, ProductRequested
-from leadmagnet.common.ids import new_job_id, stable_id
+from leadmagnet.common.events.products import ProductConfirmed, ProductRequested
+from leadmagnet.common.ids import new_job_id
+from leadmagnet.common.kitflow import publish_progress
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobStatus
 from leadmagnet.common.platform import Platform
@@ -234,21 +235,8 @@ async def _announce_created(platform: Platform, job: Job) -> None:
     """The seed's ``job.created`` message on the topic too (the SSE stream has it from the
     timeline). Informational: a failure is logged, the kit goes on."""
     try:
-        await platform.bus.publish(
-            platform.bus.event(
-                JobProgress(
-                    job_id=job.job_id,
-                    tenant_id=job.tenant_id,
-                    kind=PRODUCT_KIND,
-                    type="job.created",
-                    stage=None,
-                    progress=0,
-                    payload={"jobId": job.job_id},
-                ),
-                subject=job.job_id,
-                tenant_id=job.tenant_id,
-                event_id=stable_id("evt", job.job_id, "job.progress", "job.created"),
-            )
+        await publish_progress(
+            platform, job.job_id, job.tenant_id, "job.created", stage=None, progress=0, payload={}
         )
     except Exception as e:  # the kit itself is enqueued: progress is best effort
         log.warning("kit.created_not_announced", job_id=job.job_id, error=str(e))
