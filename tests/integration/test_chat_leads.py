@@ -145,7 +145,7 @@ async def upload(
 async def test_gates_answer_with_the_seed_reason_codes(
     api: GatewayClient, channel: str, fake_llm: Any
 ) -> None:
-    marker = secrets.token_hex(4)
+    marker = f"gate{secrets.token_hex(4)}"  # a letter first: digits alone read as a phone
     empty = await trigger(api, channel, f"cthr_{marker}_e", [{"role": "assistant", "text": "Hi!"}])
     assert empty.json()["status"] == "empty_thread"
     missing = await trigger(api, channel, f"cthr_{marker}_m", chat(marker, contact=False))

@@ -8,6 +8,7 @@ import asyncio
 import io
 import re
 import secrets
+import string
 import time
 from pathlib import Path
 from typing import Any
@@ -230,7 +231,8 @@ async def test_chat_widget_sends_each_trigger_once(
 ) -> None:
     import httpx2
 
-    marker = f"brakes-{secrets.token_hex(4)}"
+    # Letters only: the widget reads six digits in a row as a phone number.
+    marker = "brakes-" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(8))
     fake_llm.add_rule(
         match=marker,
         reply={"json": {"handoff_ready": False, "summary": "Brakes", "missing": ["name"]}},
