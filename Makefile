@@ -14,13 +14,14 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-unit test-integration test-localstack lint format typecheck events bench clean
+.PHONY: help install run test test-fast test-unit test-integration test-localstack lint format typecheck events bench clean
 
 help:
 	@echo "make run    - install, start embedded AWS + all services + demo data (Ctrl-C stops)"
 	@echo "make test   - install and run the whole test suite (what CI runs)"
+	@echo "make test-fast - the in-process tier (tests/unit, no AWS endpoint/services/browser), < 60 s"
 	@echo "make test-localstack - the suite against LocalStack 4.9.2 (no Docker) + moto for DynamoDB"
-	@echo "make lint   - ruff (lint + format check) and mypy on libs/common"
+	@echo "make lint   - ruff (lint + format check) and mypy --strict on libs/* and services/*"
 	@echo "make bench  - benchmarks; figures go to docs/benchmarks.md"
 	@echo "make events - regenerate docs/events (JSON Schemas, AsyncAPI, catalogue)"
 
@@ -43,6 +44,12 @@ test: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The in-process tier: no embedded AWS endpoint, no service processes, no browser. The marker
+# filter keeps a stack-needing test out even if it lands in tests/unit; pytest exits 5 (a
+# failure) if nothing is selected.
+test-fast: install
+	$(VENV)/bin/pytest tests/unit -m "not (integration or browser or terraform or chaos)" $(PYTEST_ARGS)
 
 test-unit: install
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

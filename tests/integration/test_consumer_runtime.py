@@ -25,7 +25,7 @@ from leadmagnet.common.topology import Queue, Subscription, Topology, load_topol
 pytestmark = pytest.mark.integration
 
 
-@event_type("test.ping", version=1, public=False, description="test only", producers=("tests",))
+@event_type("test.ping", version=1, public=False, description="test only")
 class Ping(EventData):
     key: str
     behavior: str = "ok"

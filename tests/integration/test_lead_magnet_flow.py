@@ -103,7 +103,12 @@ async def test_webhook_is_signed_and_sent_once(
     assert body["type"] == "job.completed"
     assert body["data"]["job_id"] == job_id
     assert body["data"]["output_url"]
-    timeline = (await api.job(job_id))["timeline"]
+    # The notifier records the delivery after the receiver answered: wait for the entry.
+    for _ in range(200):
+        timeline = (await api.job(job_id))["timeline"]
+        if "webhook.delivered" in [t["type"] for t in timeline]:
+            break
+        await asyncio.sleep(0.1)
     assert [t["type"] for t in timeline].count("webhook.delivered") == 1
 
 

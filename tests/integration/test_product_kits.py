@@ -331,7 +331,12 @@ async def test_uploads_and_kits_validate_their_requests(kits: KitClient, demo: D
 
 async def test_branches_join_once_whatever_the_order_and_duplicates(platform: Platform) -> None:
     async def kit() -> Job:
-        job = Job(job_id=f"job_{secrets.token_hex(8)}", tenant_id="ten_join", kind=PRODUCT_KIND)
+        job = Job(
+            job_id=f"job_{secrets.token_hex(8)}",
+            tenant_id="ten_join",
+            kind=PRODUCT_KIND,
+            status=JobStatus.PROCESSING,
+        )
         await platform.jobs.create(job)
         return job
 

@@ -65,3 +65,19 @@ def test_each_worker_handles_exactly_what_its_queue_receives(service: str) -> No
     _, queue = load_topology().queue_for(service)
     assert set(routes) == queue.event_types
     assert default_hook is not None
+
+
+def test_the_declared_stages_are_the_contract() -> None:
+    """Producers in docs/events come from the stage declarations: each worker declares exactly
+    what its queue receives, and every event has a declared producer."""
+    from leadmagnet.common.stages import load_plans, producers_of
+
+    topology = load_topology()
+    plans = {plan.name: plan for plan in load_plans(topology)}
+    assert set(plans) == set(topology.services)
+    for name, queue in topology.queues.items():
+        assert plans[queue.consumer].consumes() == queue.event_types, name
+    producers = producers_of(plans.values())
+    unproduced = [s.type for s in project_events() if not producers.get(s.type)]
+    assert not unproduced, f"no service declares that it emits {unproduced}"
+    assert plans["gateway"].consumes() == set()

@@ -17,147 +17,22 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, timedelta
+from typing import Any
 
-from botocore.exceptions import ClientError
-
-from .aws import AwsClients
-from .dynamo import DynamoTable, is_conditional_failure, values
 from .errors import ConflictError, PermanentError
 from .events import message_attributes
 from .events.jobs import CallbackDeadline
 from .ids import stable_id
+from .jobflow import complete_job, fail_job
 from .logging import get_logger
 from .models import CallbackGate, Job, JobStatus, OutboundCall, utcnow
-
-if TYPE_CHECKING:  # platform.py imports this module
-    from .platform import Platform
+from .platform import Platform
+from .stores.callback_tokens import CallbackToken
 
 log = get_logger()
 
 MAX_SQS_DELAY_SECONDS = 900
-TOKEN_TTL_GRACE = timedelta(days=7)  # TTL deletes leftovers well after the deadline
-
-
-@dataclass(frozen=True)
-class CallbackToken:
-    external_id: str
-    token: str
-    job_id: str
-    tenant_id: str
-    workflow_id: str
-    step: str
-    deadline: datetime
-
-    def item(self) -> dict[str, Any]:
-        return {
-            "external_id": self.external_id,
-            "token": self.token,
-            "job_id": self.job_id,
-            "tenant_id": self.tenant_id,
-            "workflow_id": self.workflow_id,
-            "step": self.step,
-            "deadline": self.deadline.isoformat(),
-            "ttl": int((self.deadline + TOKEN_TTL_GRACE).timestamp()),
-        }
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> CallbackToken:
-        return cls(
-            external_id=item["external_id"],
-            token=item["token"],
-            job_id=item["job_id"],
-            tenant_id=item["tenant_id"],
-            workflow_id=item["workflow_id"],
-            step=item["step"],
-            deadline=datetime.fromisoformat(item["deadline"]),
-        )
-
-
-class CallbackTokenStore:
-    """Open gates, keyed by ``(tenant_id, external_id)``: an external id is the tenant's own
-    name for something (a Jira story), so another tenant's gate with the same id neither
-    blocks nor answers this one. Within a tenant one job at a time may wait for an id."""
-
-    # A signed callback names only the external id; its candidate gates (one per tenant
-    # waiting for that id) are few. The bound keeps a hostile caller's work constant.
-    MAX_CANDIDATES = 10
-
-    def __init__(self, aws: AwsClients, table: str) -> None:
-        self.table = DynamoTable(aws, table)
-
-    async def open(self, token: CallbackToken) -> CallbackToken:
-        """Store the token; a redelivery for the same job gets the stored one back."""
-        try:
-            await self.table.put(
-                token.item(), ConditionExpression="attribute_not_exists(external_id)"
-            )
-            return token
-        except ClientError as e:
-            if not is_conditional_failure(e):
-                raise
-        existing = await self.get(token.tenant_id, token.external_id)
-        if existing is not None and existing.job_id == token.job_id:
-            return existing
-        # The first job keeps its gate (its calls went out, the external system may already
-        # be answering it); this one fails clearly instead of silently taking the answer.
-        raise PermanentError(
-            f"external id {token.external_id!r} is already awaited by another job of this "
-            "tenant; answer or let that gate time out, then submit again",
-            code="external_id_in_use",
-        )
-
-    async def get(self, tenant_id: str, external_id: str) -> CallbackToken | None:
-        item = await self.table.get({"tenant_id": tenant_id, "external_id": external_id})
-        return CallbackToken.from_item(item) if item else None
-
-    async def candidates(self, external_id: str) -> list[CallbackToken]:
-        """Every tenant's open gate for this id (for signature authentication only)."""
-        items = await self.table.query(
-            IndexName="by_external_id",
-            KeyConditionExpression="external_id = :e",
-            ExpressionAttributeValues=values(e=external_id),
-            limit=self.MAX_CANDIDATES,
-        )
-        return [CallbackToken.from_item(i) for i in items]
-
-    async def take(self, token: CallbackToken) -> bool:
-        """Delete the token if it is still this one: True for exactly one caller."""
-        try:
-            await self.table.delete(
-                {"tenant_id": token.tenant_id, "external_id": token.external_id},
-                ConditionExpression="#t = :t",
-                ExpressionAttributeNames={"#t": "token"},
-                ExpressionAttributeValues={":t": {"S": token.token}},
-            )
-            return True
-        except ClientError as e:
-            if is_conditional_failure(e):
-                return False
-            raise
-
-
-class SecretCache:
-    """Secrets Manager values, cached per process for a few minutes; never logged."""
-
-    def __init__(self, aws: AwsClients, ttl_seconds: float = 300) -> None:
-        self.aws = aws
-        self.ttl = ttl_seconds
-        self._values: dict[str, tuple[float, str]] = {}
-
-    async def get(self, secret_id: str) -> str:
-        cached = self._values.get(secret_id)
-        if cached and time.monotonic() - cached[0] < self.ttl:
-            return cached[1]
-        try:
-            resp = await self.aws.secretsmanager.get_secret_value(SecretId=secret_id)
-        except ClientError as e:
-            code = e.response["Error"]["Code"]
-            raise PermanentError(f"secret {secret_id!r} is unavailable ({code})") from None
-        value = str(resp["SecretString"])
-        self._values[secret_id] = (time.monotonic(), value)
-        return value
 
 
 @dataclass(frozen=True)
@@ -260,7 +135,6 @@ async def arm_gate(
     platform: Platform, job: Job, token: CallbackToken, calls: list[OutboundCall]
 ) -> dict[str, Any]:
     """The side calls (in parallel) and the first deadline check; run once per job."""
-    from .jobflow import fail_job  # jobflow imports the platform; avoid the cycle at import
 
     results = await run_calls(platform, job, token.external_id, calls)
     for r in results:
@@ -298,7 +172,6 @@ async def arm_gate(
 
 async def check_deadline(platform: Platform, data: CallbackDeadline) -> None:
     """Fail the job if its gate is still open at the deadline; else re-arm (or nothing)."""
-    from .jobflow import fail_job
 
     token = await platform.callbacks.get(data.tenant_id, data.external_id)
     if token is None or token.job_id != data.job_id:
@@ -319,7 +192,6 @@ async def check_deadline(platform: Platform, data: CallbackDeadline) -> None:
 
 async def resume(platform: Platform, token: CallbackToken, *, success: bool, message: str) -> Job:
     """Resume a job whose token this caller has taken."""
-    from .jobflow import complete_job, fail_job
 
     job = await platform.jobs.require(token.job_id)
     await platform.jobs.record(

@@ -168,8 +168,14 @@ class IdempotencyStore:
         holder.on_lease_extended(extend)
         try:
             result = await work()
-        except BaseException:
-            await self.release(key)
+        except BaseException as failure:
+            try:
+                await self.release(key)
+            except Exception as cleanup:
+                # The work's own error decides what happens next (a PermanentError must not
+                # become retries because the release failed); the lease expires by itself.
+                log.warning("idempotency.release_failed", key=key, error=type(cleanup).__name__)
+                failure.add_note(f"releasing {key} also failed: {cleanup!r}")
             raise
         await self.complete(key, result)
         return result, False

@@ -12,16 +12,17 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from .consumer import FailedMessage, FailureHook, MessageContext, Route
+from .consumer import FailedMessage, FailureHook
 from .dynamo import values
 from .errors import ConflictError
-from .events import CloudEvent
+from .events.jobs import JobCompleted
 from .events.products import GeneratedAssets, JobProgress, ProductConfirmed, ProgressType
 from .ids import stable_id
-from .jobflow import active_job, complete_job, job_failure_hook, withdraw_deliverables
+from .jobflow import complete_job, job_failure_hook, withdraw_deliverables
 from .logging import get_logger
 from .models import Job, JobStatus, utcnow
 from .products import BRANCHES, PRODUCT_KIND, ProductPreferences, kit_asset_keys
+from .stages import JobStage, Output, StageCall
 
 if TYPE_CHECKING:
     from .platform import Platform
@@ -130,7 +131,13 @@ async def finish_branch(platform: Platform, job_id: str, branch: str) -> bool:
             data={"assets": assets, "asset_keys": keys, "progress": 100},
         )
     except ConflictError:
-        return False  # failed in the meantime: the failure stands
+        # Failed in the meantime (the failure stands), or not in a state that may complete
+        # (e.g. a retried analysis moved it back to awaiting_confirmation): say which.
+        latest = await platform.jobs.get(job_id)
+        log.warning(
+            "kit.join_refused", job_id=job_id, status=latest.status.value if latest else None
+        )
+        return False
     completed = next(
         (e for e in reversed(await platform.jobs.timeline(job_id)) if e.type == "job.completed"),
         None,
@@ -200,21 +207,27 @@ def kit_failure_hook(platform: Platform, stage: str) -> FailureHook:
 BranchWork = Callable[["Platform", Job, ProductPreferences], Awaitable[dict[str, Any]]]
 
 
-def branch_route(platform: Platform, branch: str, work: BranchWork) -> Route:
-    """The ``product.confirmed`` handler of one parallel branch: its work once per kit (the
-    stage's idempotency lease), then the join."""
+def branch_stage(branch: str, work: BranchWork) -> JobStage[ProductConfirmed]:
+    """The ``product.confirmed`` stage of one parallel branch: its work once per kit, then the
+    join (every delivery: a join lost to a crash is redone)."""
 
-    async def on_confirmed(ctx: MessageContext, event: CloudEvent[Any]) -> None:
-        data: ProductConfirmed = event.data
-        job = await active_job(platform, data.job_id, data.tenant_id)
-        if job is None:
-            return
+    async def run(call: StageCall[ProductConfirmed]) -> dict[str, Any]:
         prefs = ProductPreferences.model_validate(
-            {**(job.data.get("preferences") or {}), **data.preferences}
+            {**(call.job.data.get("preferences") or {}), **call.data.preferences}
         )
-        await platform.idempotency.run_once(
-            f"kit-{branch}#{job.job_id}", ctx, lambda: work(platform, job, prefs)
-        )
-        await finish_branch(platform, job.job_id, branch)
+        return await work(call.platform, call.job, prefs)
 
-    return Route(on_confirmed, kit_failure_hook(platform, branch))
+    async def join(call: StageCall[ProductConfirmed], result: dict[str, Any]) -> list[Output]:
+        await finish_branch(call.platform, call.job.job_id, branch)
+        return []
+
+    return JobStage(
+        name=branch,
+        scope=f"kit-{branch}",
+        consumes=(ProductConfirmed,),
+        kinds=frozenset({PRODUCT_KIND}),
+        work=run,
+        then=join,
+        emits=(JobProgress, JobCompleted),
+        on_failure=kit_failure_hook,
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -27,6 +29,8 @@ class Model(BaseModel):
 
 
 class JobStatus(StrEnum):
+    """A job's lifecycle state; ``ALLOWED_TRANSITIONS`` says which state may follow which."""
+
     PENDING = "pending"
     PROCESSING = "processing"
     AWAITING_CONFIRMATION = "awaiting_confirmation"
@@ -38,8 +42,94 @@ class JobStatus(StrEnum):
     def terminal(self) -> bool:
         return self in (JobStatus.COMPLETED, JobStatus.FAILED)
 
+    def can_become(self, other: JobStatus) -> bool:
+        """Whether a job in this state may be moved to ``other`` (``ALLOWED_TRANSITIONS``)."""
+        return other in ALLOWED_TRANSITIONS[self]
+
+    @property
+    def predecessors(self) -> frozenset[JobStatus]:
+        """The states a job may be in to be moved to this one (empty for ``pending``: a job is
+        created pending, never moved there)."""
+        return _PREDECESSORS[self]
+
 
 TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+_S = JobStatus
+# The job lifecycle, declared once. ``JobStore.record`` enforces it with a condition on the same
+# UpdateItem that writes the status (a refused move raises ConflictError); a timeline entry that
+# leaves the status alone is not a transition. The paths:
+#   lead magnet:  pending -> processing (report, render) -> completed
+#                 ... processing -> awaiting_callback (approval gate) -> completed | failed
+#   product kit:  pending -> processing (analysing) -> awaiting_confirmation -> processing
+#                 (confirmed, generating) -> completed; with auto_confirm it stays processing
+#   funnel run:   pending -> processing (images, agent; re-entered per stage) -> completed
+# Any state that is not final may fail; completed and failed have no exits. processing ->
+# processing is a real move (each stage and each retry records it again); awaiting_confirmation
+# -> processing is the confirmation (and a retried analysis). Nothing completes straight from
+# pending or awaiting_confirmation, and nothing leaves awaiting_callback except its outcome.
+ALLOWED_TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = MappingProxyType(
+    {
+        _S.PENDING: frozenset({_S.PROCESSING, _S.FAILED}),
+        _S.PROCESSING: frozenset(
+            {
+                _S.PROCESSING,
+                _S.AWAITING_CONFIRMATION,
+                _S.AWAITING_CALLBACK,
+                _S.COMPLETED,
+                _S.FAILED,
+            }
+        ),
+        _S.AWAITING_CONFIRMATION: frozenset({_S.PROCESSING, _S.FAILED}),
+        _S.AWAITING_CALLBACK: frozenset({_S.COMPLETED, _S.FAILED}),
+        _S.COMPLETED: frozenset(),
+        _S.FAILED: frozenset(),
+    }
+)
+_PREDECESSORS: Mapping[JobStatus, frozenset[JobStatus]] = MappingProxyType(
+    {
+        target: frozenset(s for s, nexts in ALLOWED_TRANSITIONS.items() if target in nexts)
+        for target in JobStatus
+    }
+)
+del _S
+
+
+class TimelineEvent(StrEnum):
+    """Every type of timeline entry (``JobEvent.type``) that workers and the gateway write.
+
+    The progress view (``gateway.progress``) keys its milestones by these; ``JobEvent.type``
+    stays a plain string (stored entries are never rewritten), and a StrEnum member equals its
+    value, so comparisons with stored types work either way.
+    """
+
+    # every job
+    JOB_CREATED = "job.created"
+    JOB_COMPLETED = "job.completed"
+    JOB_FAILED = "job.failed"
+    LOG = "log"  # JobStore.log: a note that changes nothing
+    # lead magnets
+    JOB_PROCESSING = "job.processing"
+    REPORT_GENERATED = "report.generated"
+    RENDER_STARTED = "render.started"
+    # approval gates (callbacks)
+    CALLBACK_AWAITING = "callback.awaiting"
+    CALLBACK_CALL_OK = "callback.call_ok"
+    CALLBACK_CALL_FAILED = "callback.call_failed"
+    CALLBACK_RECEIVED = "callback.received"
+    # product kits (the seed's message types, kitflow.report_progress)
+    JOB_ANALYZING = "job.analyzing"
+    JOB_ANALYSIS_COMPLETE = "job.analysis_complete"
+    JOB_CONFIRMED = "job.confirmed"
+    JOB_GENERATING = "job.generating"
+    # funnel runs
+    RUN_IMAGES_STARTED = "run.images.started"
+    RUN_IMAGES_AGGREGATED = "run.images.aggregated"
+    RUN_AGENT_STARTED = "run.agent.started"
+    # webhooks (notifier; written after the job ended)
+    WEBHOOK_DELIVERED = "webhook.delivered"
+    WEBHOOK_GONE = "webhook.gone"
+    WEBHOOK_FAILED = "webhook.failed"
 
 
 class Job(Model):

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 from .aws import AwsClients
 from .bus import EventBus
-from .callbacks import CallbackTokenStore, SecretCache
 from .dlq import DeadLetters
 from .idempotency import IdempotencyStore
 from .leads.store import LeadStore
 from .leads.transcripts import ChatKitTranscripts
 from .netguard import SafeHttp
 from .resources import Resources
+from .secret_cache import SecretCache
 from .settings import Settings
 from .stores import (
     ArtifactStore,
@@ -25,6 +25,7 @@ from .stores import (
     VersionedDocuments,
     WorkflowStore,
 )
+from .stores.callback_tokens import CallbackTokenStore
 from .topology import Topology
 
 if TYPE_CHECKING:

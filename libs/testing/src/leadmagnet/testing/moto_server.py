@@ -16,8 +16,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import MotoRequestHandler
-from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from werkzeug.serving import make_server
 
 from leadmagnet.cli.embedded_aws import make_dynamodb_atomic
@@ -105,8 +108,10 @@ def _counting(app: Callable[..., Iterable[bytes]], counter: AwsCallCounter) -> A
 
 
 class _CountingMotoServer(ThreadedMotoServer):
-    def __init__(self, counter: AwsCallCounter, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, counter: AwsCallCounter, ip_address: str, port: int, verbose: bool = True
+    ) -> None:
+        super().__init__(ip_address=ip_address, port=port, verbose=verbose)
         self.counter = counter
 
     def _server_entry(self) -> None:
@@ -124,8 +129,12 @@ def moto_server(port: int = 0, *, counter: AwsCallCounter | None = None) -> Iter
     serves is counted (benchmarks)."""
     make_dynamodb_atomic()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    address = {"ip_address": "127.0.0.1", "port": port or free_port(), "verbose": False}
-    server = _CountingMotoServer(counter, **address) if counter else ThreadedMotoServer(**address)
+    ip_address, bind_port = "127.0.0.1", port or free_port()
+    server = (
+        _CountingMotoServer(counter, ip_address, bind_port, verbose=False)
+        if counter
+        else ThreadedMotoServer(ip_address, bind_port, verbose=False)
+    )
     server.start()
     host, real_port = server.get_host_and_port()
     try:

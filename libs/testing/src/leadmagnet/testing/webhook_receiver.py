@@ -84,6 +84,8 @@ class WebhookReceiver:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        if isinstance(host, bytes | bytearray):  # typeshed allows bytes; AF_INET gives str
+            host = host.decode()
         return f"http://{host}:{port}/hooks"
 
     def for_job(self, job_id: str) -> list[Delivery]:

@@ -1,4 +1,5 @@
-"""How far a job is, for people: a percentage and a label per timeline event type.
+"""How far a job is, for people: a percentage and a label per timeline event type
+(``TimelineEvent``, the names the workers write).
 
 Used by the SSE stream, the WebSocket and the job page. Entries that are not milestones (logs,
 webhooks) keep the last value, so progress never goes backwards. ``follow_job`` is the one
@@ -14,35 +15,36 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from leadmagnet.common.models import JobEvent
+from leadmagnet.common.models import JobEvent, TimelineEvent
 
 if TYPE_CHECKING:
     from leadmagnet.common.platform import Platform
 
 MILESTONES: dict[str, tuple[int, str]] = {
-    "job.created": (5, "Request received"),
-    "job.processing": (15, "Writing your report"),
-    "report.generated": (60, "Report written"),
-    "render.started": (70, "Designing your document"),
-    "callback.awaiting": (90, "Waiting for approval"),
-    "callback.received": (95, "Approved"),
-    "run.images.started": (20, "Creating images"),
-    "run.images.aggregated": (50, "Images ready"),
-    "run.agent.started": (60, "Rewriting the funnel"),
-    "job.analyzing": (10, "Analysing your photo"),
-    "job.analysis_complete": (40, "Analysis ready"),
-    "job.confirmed": (45, "Confirmed"),
-    "job.generating": (55, "Generating copy and images"),
-    "job.completed": (100, "Done"),
+    TimelineEvent.JOB_CREATED: (5, "Request received"),
+    TimelineEvent.JOB_PROCESSING: (15, "Writing your report"),
+    TimelineEvent.REPORT_GENERATED: (60, "Report written"),
+    TimelineEvent.RENDER_STARTED: (70, "Designing your document"),
+    TimelineEvent.CALLBACK_AWAITING: (90, "Waiting for approval"),
+    TimelineEvent.CALLBACK_RECEIVED: (95, "Approved"),
+    TimelineEvent.RUN_IMAGES_STARTED: (20, "Creating images"),
+    TimelineEvent.RUN_IMAGES_AGGREGATED: (50, "Images ready"),
+    TimelineEvent.RUN_AGENT_STARTED: (60, "Rewriting the funnel"),
+    TimelineEvent.JOB_ANALYZING: (10, "Analysing your photo"),
+    TimelineEvent.JOB_ANALYSIS_COMPLETE: (40, "Analysis ready"),
+    TimelineEvent.JOB_CONFIRMED: (45, "Confirmed"),
+    TimelineEvent.JOB_GENERATING: (55, "Generating copy and images"),
+    TimelineEvent.JOB_COMPLETED: (100, "Done"),
 }
-# The seed-002 message types a timeline entry is sent as (job.created... job.complete, job.error).
-SEED_TYPES = {
-    "job.created": "job.created",
-    "job.analyzing": "job.analyzing",
-    "job.analysis_complete": "job.analysis_complete",
-    "job.generating": "job.generating",
-    "job.completed": "job.complete",
-    "job.failed": "job.error",
+# The seed-002 message type a timeline entry is sent as (the seed's own names: job.complete,
+# job.error); entries of other types are not sent as seed messages.
+SEED_TYPES: dict[str, str] = {
+    TimelineEvent.JOB_CREATED: "job.created",
+    TimelineEvent.JOB_ANALYZING: "job.analyzing",
+    TimelineEvent.JOB_ANALYSIS_COMPLETE: "job.analysis_complete",
+    TimelineEvent.JOB_GENERATING: "job.generating",
+    TimelineEvent.JOB_COMPLETED: "job.complete",
+    TimelineEvent.JOB_FAILED: "job.error",
 }
 FAILED_LABEL = "Something went wrong"
 
@@ -77,7 +79,7 @@ class Progress:
 
 
 def advance(current: Progress, event: JobEvent) -> Progress:
-    if event.type == "job.failed":
+    if event.type == TimelineEvent.JOB_FAILED:
         return Progress(current.percent, FAILED_LABEL)
     milestone = MILESTONES.get(event.type)
     if milestone is None:
@@ -112,9 +114,9 @@ def seed_payload(event: JobEvent) -> dict[str, Any]:
     """The seed-002 message payload of a timeline entry (SSE ``payload``, the WebSocket's
     ``payload``, and what ``kitflow.report_progress`` puts on the topic)."""
     payload: dict[str, Any] = {"jobId": event.job_id, **event.data.get("payload", {})}
-    if event.type == "job.failed":
+    if event.type == TimelineEvent.JOB_FAILED:
         payload["error"] = event.message
-    if event.type == "job.completed" and "assets" in event.data:
+    if event.type == TimelineEvent.JOB_COMPLETED and "assets" in event.data:
         payload["assets"] = event.data["assets"]
     if "progress" in event.data:
         payload["progress"] = event.data["progress"]
@@ -123,7 +125,7 @@ def seed_payload(event: JobEvent) -> dict[str, Any]:
 
 # ---- following a job live (SSE and WebSocket) ------------------------------------------------
 
-TERMINAL_EVENTS = frozenset({"job.completed", "job.failed"})
+TERMINAL_EVENTS: frozenset[str] = frozenset({TimelineEvent.JOB_COMPLETED, TimelineEvent.JOB_FAILED})
 POLL_MIN_SECONDS = 0.5
 POLL_MAX_SECONDS = 3.0
 

@@ -1,17 +1,18 @@
-"""The imager's image stages: every flow module contributes its routes."""
+"""The imager: funnel-run images, and the product kit's photo analysis and image branch."""
 
 from __future__ import annotations
 
 from leadmagnet.common.consumer import FailureHook, Routes
-from leadmagnet.common.jobflow import job_failure_hook
 from leadmagnet.common.platform import Platform
-from leadmagnet.common.service import Flow, compose
+from leadmagnet.common.stages import ServicePlan
 
 from .flows import funnel_images, product_analysis, product_images
 
-FLOWS: tuple[Flow, ...] = (funnel_images, product_analysis, product_images)
+PLAN = ServicePlan(
+    "imager",
+    stages=(funnel_images.IMAGES, product_analysis.ANALYSIS, product_images.IMAGES),
+)
 
 
 def build(platform: Platform) -> tuple[Routes, FailureHook | None]:
-    # Routes without a hook of their own (and unparseable messages) fail their job.
-    return compose(platform, FLOWS), job_failure_hook(platform, "imager")
+    return PLAN.build(platform)

@@ -1,17 +1,19 @@
-"""The notifier's outbound notifications: every flow module contributes its routes."""
+"""The notifier: job outcomes to webhooks (and job files), chat leads to the owner's e-mail."""
 
 from __future__ import annotations
 
 from leadmagnet.common.consumer import FailureHook, Routes
-from leadmagnet.common.jobflow import job_failure_hook
+from leadmagnet.common.events.jobs import JobFailed
 from leadmagnet.common.platform import Platform
-from leadmagnet.common.service import Flow, compose
+from leadmagnet.common.stages import ServicePlan
 
 from .flows import lead_email, webhooks
 
-FLOWS: tuple[Flow, ...] = (webhooks, lead_email)
+# also_emits: the plan's hook for unparseable messages fails their job (``job.failed``).
+PLAN = ServicePlan(
+    "notifier", stages=(webhooks.WEBHOOK, lead_email.LEAD_EMAIL), also_emits=(JobFailed,)
+)
 
 
 def build(platform: Platform) -> tuple[Routes, FailureHook | None]:
-    # Routes without a hook of their own (and unparseable messages) fail their job.
-    return compose(platform, FLOWS), job_failure_hook(platform, "notifier")
+    return PLAN.build(platform)

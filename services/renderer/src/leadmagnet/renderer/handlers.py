@@ -1,17 +1,15 @@
-"""The renderer's rendering stages: every flow module contributes its routes."""
+"""The renderer: the lead magnet's rendering stage and its approval-gate deadlines."""
 
 from __future__ import annotations
 
 from leadmagnet.common.consumer import FailureHook, Routes
-from leadmagnet.common.jobflow import job_failure_hook
 from leadmagnet.common.platform import Platform
-from leadmagnet.common.service import Flow, compose
+from leadmagnet.common.stages import ServicePlan
 
 from .flows import lead_magnet
 
-FLOWS: tuple[Flow, ...] = (lead_magnet,)
+PLAN = ServicePlan("renderer", stages=(lead_magnet.RENDER, lead_magnet.DEADLINE))
 
 
 def build(platform: Platform) -> tuple[Routes, FailureHook | None]:
-    # Routes without a hook of their own (and unparseable messages) fail their job.
-    return compose(platform, FLOWS), job_failure_hook(platform, "renderer")
+    return PLAN.build(platform)

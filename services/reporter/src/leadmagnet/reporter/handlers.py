@@ -1,17 +1,18 @@
-"""The reporter's AI text stages: every flow module contributes its routes."""
+"""The reporter's AI text stages, as its plan declares them."""
 
 from __future__ import annotations
 
 from leadmagnet.common.consumer import FailureHook, Routes
-from leadmagnet.common.jobflow import job_failure_hook
 from leadmagnet.common.platform import Platform
-from leadmagnet.common.service import Flow, compose
+from leadmagnet.common.stages import ServicePlan
 
 from .flows import funnel_agent, lead_magnet, lead_summary, product_copy
 
-FLOWS: tuple[Flow, ...] = (lead_magnet, lead_summary, funnel_agent, product_copy)
+PLAN = ServicePlan(
+    "reporter",
+    stages=(lead_magnet.REPORT, lead_summary.SUMMARY, funnel_agent.AGENT, product_copy.COPY),
+)
 
 
 def build(platform: Platform) -> tuple[Routes, FailureHook | None]:
-    # Routes without a hook of their own (and unparseable messages) fail their job.
-    return compose(platform, FLOWS), job_failure_hook(platform, "reporter")
+    return PLAN.build(platform)

@@ -53,7 +53,6 @@ class EventSpec:
     model: type[EventData]
     public: bool
     description: str
-    producers: tuple[str, ...]
 
     @property
     def type(self) -> str:
@@ -68,13 +67,14 @@ _REGISTRY: dict[str, EventSpec] = {}
 _BY_MODEL: dict[type[EventData], EventSpec] = {}
 
 
-def event_type(
-    name: str, *, version: int, public: bool, description: str, producers: tuple[str, ...]
-) -> Any:
-    """Class decorator registering an ``EventData`` model as the payload of one event type."""
+def event_type(name: str, *, version: int, public: bool, description: str) -> Any:
+    """Class decorator registering an ``EventData`` model as the payload of one event type.
+
+    Who produces and consumes it is not said here: the services' declared stages say it
+    (``stages.ServicePlan``), and the topology's subscriptions."""
 
     def register(model: type[D]) -> type[D]:
-        spec = EventSpec(name, version, model, public, description, producers)
+        spec = EventSpec(name, version, model, public, description)
         if spec.type in _REGISTRY:
             raise ValueError(f"event type {spec.type} registered twice")
         _REGISTRY[spec.type] = spec

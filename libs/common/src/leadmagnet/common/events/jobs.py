@@ -28,7 +28,6 @@ class CostSummary(EventData):
     version=1,
     public=False,
     description="A job was accepted by the gateway and waits for its first stage.",
-    producers=("gateway",),
 )
 class JobRequested(EventData):
     job_id: str
@@ -43,7 +42,6 @@ class JobRequested(EventData):
     version=1,
     public=False,
     description="The AI report (markdown) of a lead-magnet job is stored as an artifact.",
-    producers=("reporter",),
 )
 class ReportGenerated(EventData):
     job_id: str
@@ -59,7 +57,6 @@ class ReportGenerated(EventData):
     version=1,
     public=True,
     description="A job finished successfully; its output and artifacts are available.",
-    producers=("renderer", "imager", "reporter", "gateway"),
 )
 class JobCompleted(EventData):
     job_id: str
@@ -78,7 +75,6 @@ class JobCompleted(EventData):
     version=1,
     public=True,
     description="A job failed permanently; error_message says why.",
-    producers=("gateway", "reporter", "renderer", "imager", "notifier"),
 )
 class JobFailed(EventData):
     job_id: str
@@ -100,7 +96,6 @@ class JobFailed(EventData):
         "Re-check of an approval gate's deadline, sent straight to the renderer queue with an SQS"
         " delay (≤ 15 min per hop, chained until the deadline)."
     ),
-    producers=("renderer",),
 )
 class CallbackDeadline(EventData):
     job_id: str

@@ -30,7 +30,6 @@ class LeadSummaryData(EventData):
     version=1,
     public=False,
     description="A chat trigger passed the gateway's gates; the thread waits for its summary.",
-    producers=("gateway",),
 )
 class LeadRequested(EventData):
     tenant_id: str
@@ -49,7 +48,6 @@ class LeadRequested(EventData):
     version=1,
     public=False,
     description="The summary model says the thread is ready for hand-off: send the one e-mail.",
-    producers=("reporter",),
 )
 class LeadReady(EventData):
     tenant_id: str
@@ -65,7 +63,6 @@ class LeadReady(EventData):
     version=1,
     public=True,
     description="The lead e-mail of a chat thread was sent (once per thread).",
-    producers=("notifier",),
 )
 class LeadSent(EventData):
     tenant_id: str

@@ -24,7 +24,6 @@ ProgressType = Literal[
     public=False,
     description="A product photo was uploaded and a kit requested; the imager validates and"
     " analyses it.",
-    producers=("gateway",),
 )
 class ProductRequested(EventData):
     job_id: str
@@ -38,7 +37,6 @@ class ProductRequested(EventData):
     public=False,
     description="The analysis is confirmed (by the user or auto-confirm): the reporter writes the"
     " copy and the imager makes the images, in parallel.",
-    producers=("gateway", "imager"),
 )
 class ProductConfirmed(EventData):
     job_id: str
@@ -85,7 +83,6 @@ PAYLOAD_DOC = (
     " (job.analyzing, job.analysis_complete, job.generating, job.complete, job.error); the same"
     " messages the SSE stream sends (its `event` and `payload`); `job.complete` carries the"
     " assets as URLs (GeneratedAssets).",
-    producers=("gateway", "imager", "reporter"),
 )
 class JobProgress(EventData):
     job_id: str

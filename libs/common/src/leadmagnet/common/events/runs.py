@@ -28,7 +28,6 @@ class ImageElementResult(EventData):
     version=1,
     public=False,
     description="A funnel rewrite run was accepted; the imager processes its image elements.",
-    producers=("gateway",),
 )
 class RunRequested(EventData):
     job_id: str = Field(description="The run id.")
@@ -43,7 +42,6 @@ class RunRequested(EventData):
     public=False,
     description="Every image element of a run is processed (at most 3 at a time); the reporter's "
     "agent rewrites the funnel next.",
-    producers=("imager",),
 )
 class RunImagesProcessed(EventData):
     job_id: str

@@ -4,8 +4,13 @@ Table ``jobs``: pk ``job_id``; GSI ``by_tenant`` (tenant_id, created_at) lists a
 newest first. Table ``job_events``: pk ``job_id``, sk ``seq``; ``seq`` comes from the job item's
 atomic ``event_seq`` counter, incremented in the same UpdateItem as the status change, so the
 timeline has a total order that SSE readers can resume from (``Last-Event-ID``).
-Terminal states (completed, failed) are guarded by condition expressions: a late or duplicate
-stage can never resurrect or re-fail a finished job.
+Status changes follow the lifecycle declared once in ``models.ALLOWED_TRANSITIONS``: the
+UpdateItem that writes a status carries the condition ``#s IN (<the states that may become it>)``
+(intersected with the caller's ``expected_status``), so a refused move is a ConflictError and the
+item is left as it was, with no read-then-write race. Terminal states (completed, failed) have no
+exits: a late or duplicate stage can never resurrect or re-fail a finished job, and an entry that
+leaves the status alone is refused on a finished job too unless it asks for ``allow_terminal``
+(logs, webhook outcomes).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from ..dynamo import (
     values,
 )
 from ..errors import ConflictError, NotFoundError, PermanentError
-from ..models import Job, JobEvent, JobStatus, LogLevel, LogType, utcnow
+from ..models import Job, JobEvent, JobStatus, LogLevel, LogType, TimelineEvent, utcnow
 from ..providers.base import CallCost
 
 
@@ -102,7 +107,7 @@ class JobStore:
         # artifact_ids is a string set (ADD is idempotent); DynamoDB has no empty sets.
         item.pop("artifact_ids", None)
         await self.jobs.put(item, ConditionExpression="attribute_not_exists(job_id)")
-        await self._put_event(job, 1, "job.created", message, {})
+        await self._put_event(job, 1, TimelineEvent.JOB_CREATED, message, {})
         return job
 
     async def get(self, job_id: str) -> Job | None:
@@ -149,9 +154,18 @@ class JobStore:
         log_type: LogType = "event",
     ) -> Job:
         """Apply a transition (status/stage/fields) and append a timeline event, atomically
-        ordered by ``event_seq``. Raises ConflictError if the job is terminal (unless allowed)
-        or not in ``expected_status``. ``set_fields`` keys may be paths into a map attribute
-        (``"data.image_results"``)."""
+        ordered by ``event_seq``. ``event_type`` is a ``TimelineEvent`` (plain strings of the same
+        values are accepted). ``set_fields`` keys may be paths into a map attribute
+        (``"data.image_results"``).
+
+        Raises ConflictError, leaving the job unchanged, when the job is missing or when:
+
+        - ``status`` is given and the job's state may not become it (``JobStatus.can_become``)
+          or is not one of ``expected_status`` (when given);
+        - ``status`` is None and the job is terminal (unless ``allow_terminal``: a note after the
+          end) or not in ``expected_status``.
+
+        ``allow_terminal`` never lets a status change leave a terminal state."""
         now = utcnow()
         names = {"#u": "updated_at", "#seq": "event_seq"}
         vals: dict[str, Any] = {"u": now.isoformat(), "one": 1}
@@ -173,18 +187,23 @@ class JobStore:
             vals[f"f{i}"] = v
             sets.append(f"{'.'.join(path)} = :f{i}")
         conditions = ["attribute_exists(job_id)"]
-        if not allow_terminal or expected_status:
-            names["#s"] = "status"
-        if not allow_terminal:
-            vals["done"] = JobStatus.COMPLETED.value
-            vals["failed"] = JobStatus.FAILED.value
-            conditions.append("NOT #s IN (:done, :failed)")
-        if expected_status:
-            keys = []
-            for i, st in enumerate(sorted(expected_status)):
-                vals[f"e{i}"] = st.value
-                keys.append(f":e{i}")
-            conditions.append(f"#s IN ({', '.join(keys)})")
+        if status is not None:
+            # The one place the lifecycle is enforced: the states that may become ``status``
+            # (and that the caller expects), checked by the write itself.
+            allowed = status.predecessors
+            if expected_status:
+                allowed &= expected_status
+            if not allowed:
+                raise ConflictError(self._refusal(job_id, event_type, status, expected_status))
+            conditions.append(self._status_in(allowed, names, vals))
+        else:
+            if not allow_terminal:
+                names["#s"] = "status"
+                vals["done"] = JobStatus.COMPLETED.value
+                vals["failed"] = JobStatus.FAILED.value
+                conditions.append("NOT #s IN (:done, :failed)")
+            if expected_status:
+                conditions.append(self._status_in(expected_status, names, vals))
         try:
             item = await self.jobs.update(
                 {"job_id": job_id},
@@ -198,10 +217,10 @@ class JobStore:
         except ClientError as e:
             if not is_conditional_failure(e):
                 raise
+            old = e.response.get("Item")  # ReturnValuesOnConditionCheckFailure
+            current = deserialize(old).get("status") if old else None
             raise ConflictError(
-                f"job {job_id} cannot take {event_type}: it is missing or in a final state"
-                if not expected_status
-                else f"job {job_id} is not in {sorted(s.value for s in expected_status)}"
+                self._refusal(job_id, event_type, status, expected_status, current)
             ) from None
         job = Job.model_validate(item)
         await self._put_event(
@@ -216,6 +235,38 @@ class JobStore:
         )
         return job
 
+    @staticmethod
+    def _status_in(
+        allowed: set[JobStatus] | frozenset[JobStatus], names: dict[str, str], vals: dict[str, Any]
+    ) -> str:
+        names["#s"] = "status"
+        keys = []
+        for i, st in enumerate(sorted(allowed)):
+            vals[f"s{i}"] = st.value
+            keys.append(f":s{i}")
+        return f"#s IN ({', '.join(keys)})"
+
+    @staticmethod
+    def _refusal(
+        job_id: str,
+        event_type: str,
+        status: JobStatus | None,
+        expected_status: set[JobStatus] | None,
+        current: object = None,
+    ) -> str:
+        """Why a conditional write was refused (``current``: the job's status, when known)."""
+        now = f" (it is {current})" if current else " (or missing)"
+        if status is not None:
+            allowed = sorted(
+                s.value for s in status.predecessors & (expected_status or set(JobStatus))
+            )
+            return (
+                f"job {job_id} cannot become {status.value} ({event_type}): not in {allowed}{now}"
+            )
+        if expected_status:
+            return f"job {job_id} is not in {sorted(s.value for s in expected_status)}{now}"
+        return f"job {job_id} cannot take {event_type}: it is missing or in a final state"
+
     async def log(
         self,
         job_id: str,
@@ -225,7 +276,7 @@ class JobStore:
         log_type: LogType = "event",
         stage: str | None = None,
         data: dict[str, Any] | None = None,
-        event_type: str = "log",
+        event_type: str = TimelineEvent.LOG,
     ) -> None:
         """Append a log entry to the timeline without changing the job (late entries after
         completion are kept too: they record what really happened)."""
@@ -255,7 +306,7 @@ class JobStore:
         event = JobEvent(
             job_id=job.job_id,
             seq=seq,
-            type=event_type,
+            type=str(event_type),  # a TimelineEvent is stored as its value
             at=job.updated_at,
             status=job.status,
             stage=stage,
@@ -289,11 +340,12 @@ class JobStore:
     async def fail(
         self, job_id: str, *, code: str, message: str, stage: str | None = None
     ) -> Job | None:
-        """Mark failed once; None when the job was already final (or unknown)."""
+        """Mark failed once (from any state that is not final); None when the job was already
+        final (or unknown)."""
         try:
             return await self.record(
                 job_id,
-                "job.failed",
+                TimelineEvent.JOB_FAILED,
                 message,
                 status=JobStatus.FAILED,
                 stage=stage,

@@ -26,30 +26,17 @@ from starlette.staticfiles import StaticFiles
 
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Form, Job
-from leadmagnet.common.platform import Platform
 from leadmagnet.common.stores.jobs import delivers
 
 from ..api import HTTPError, bounded_int, read_body
-from ..progress import progress_of, steps_for
 from ..routes.public import HONEYPOT_FIELD, accept_submission
 from . import kinds
-from .render import STATIC_DIR, Branding, branding, message_page, render_page
+from .render import STATIC_DIR, Branding, message_page, platform_of, render_page, tenant_branding
 
 log = get_logger()
 MAX_ID = 64
 # A form has at most 50 fields (plus the honeypot): a POST with more is not from our page.
 MAX_POSTED_FIELDS = 100
-
-
-def _platform(request: Request) -> Platform:
-    platform: Platform = request.app.state.platform
-    return platform
-
-
-async def _brand(platform: Platform, tenant_id: str, workflow_id: str | None) -> Branding:
-    tenant = await platform.tenants.get(tenant_id)
-    workflow = await platform.workflows.get(tenant_id, workflow_id) if workflow_id else None
-    return branding(tenant.name if tenant else "leadmagnet", workflow.options if workflow else None)
 
 
 def _form_page(
@@ -73,20 +60,20 @@ def _form_page(
 
 
 async def form_page(request: Request) -> Response:
-    platform = _platform(request)
+    platform = platform_of(request)
     form = await platform.forms.get(request.path_params["slug"][:MAX_ID])
     if form is None:
         return message_page(404, "Form not found", "This form does not exist or was removed.")
-    return _form_page(form, await _brand(platform, form.tenant_id, form.workflow_id))
+    return _form_page(form, await tenant_branding(platform, form.tenant_id, form.workflow_id))
 
 
 async def form_post(request: Request) -> Response:
     """The no-JavaScript path: urlencoded fields -> the same validation and job as the API."""
-    platform = _platform(request)
+    platform = platform_of(request)
     form = await platform.forms.get(request.path_params["slug"][:MAX_ID])
     if form is None:
         return message_page(404, "Form not found", "This form does not exist or was removed.")
-    brand = await _brand(platform, form.tenant_id, form.workflow_id)
+    brand = await tenant_branding(platform, form.tenant_id, form.workflow_id)
     if request.headers.get("content-type", "").split(";")[0] != "application/x-www-form-urlencoded":
         return message_page(415, "Unsupported form encoding", "Please use the form on this page.")
     try:
@@ -128,45 +115,18 @@ async def form_post(request: Request) -> Response:
 
 async def _job(request: Request) -> Job | None:
     job_id = request.path_params["job_id"]
-    return await _platform(request).jobs.get(job_id) if len(job_id) <= MAX_ID else None
+    return await platform_of(request).jobs.get(job_id) if len(job_id) <= MAX_ID else None
 
 
 async def job_page(request: Request) -> Response:
     job = await _job(request)
     if job is None:
         return message_page(404, "Not found", "We cannot find this page. Check the link you used.")
-    return await render_job_page(request, job)
-
-
-async def render_job_page(
-    request: Request, job: Job, *, status: int = 200, **overrides: Any
-) -> Response:
-    """The job page of any kind (``kinds.page_context`` adds the kind's view; ``overrides``
-    replace parts of it, e.g. the confirm step's error after a refused post)."""
-    platform = _platform(request)
-    progress = progress_of(await platform.jobs.timeline(job.job_id))
-    done = delivers(job) and job.output_key is not None  # the platform's one rule
-    context = await kinds.page_context(platform, job)
-    return render_page(
-        "job.html",
-        status=status,
-        **{**context, **overrides},
-        brand=await _brand(platform, job.tenant_id, job.workflow_id),
-        job_id=job.job_id,
-        job_status=job.status.value,
-        finished=job.status.terminal,
-        progress=progress.percent,
-        stage_text=progress.label,
-        steps=steps_for(job.kind, progress.percent),
-        output_url=await platform.artifacts.url(job.output_key)
-        if done and job.output_key
-        else None,
-        retry_url=f"/f/{job.form_slug}" if job.form_slug else None,
-    )
+    return await kinds.render_job_page(request, job)
 
 
 async def job_download(request: Request) -> Response:
-    platform = _platform(request)
+    platform = platform_of(request)
     job = await _job(request)
     if job is None or not delivers(job) or not job.output_key:
         return message_page(404, "Not ready", "There is nothing to download yet.")
@@ -175,7 +135,7 @@ async def job_download(request: Request) -> Response:
 
 
 async def chat_demo(request: Request) -> Response:
-    platform = _platform(request)
+    platform = platform_of(request)
     slug = request.query_params.get("channel", "demo-chat")[:MAX_ID]
     channel = await platform.leads.channel(slug)
     if channel is None:

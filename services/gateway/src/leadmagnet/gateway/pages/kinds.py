@@ -41,8 +41,9 @@ from leadmagnet.common.products import (
 from leadmagnet.common.stores.jobs import delivers
 
 from ..api import ErrorDetail, HTTPError, error_response, loads_request_json, read_body
+from ..progress import progress_of, steps_for
 from ..routes.products import KitConfirm, confirm_kit_job
-from .render import Branding, message_page, render_page
+from .render import Branding, message_page, platform_of, render_page, tenant_branding
 
 log = get_logger()
 MAX_ID = 64
@@ -389,8 +390,6 @@ async def confirm_page(request: Request) -> Response:
     except HTTPError as e:
         if json_out:
             return error_response(HTTPError(e.status, e.code, _friendly(e), e.details, e.headers))
-        from . import render_job_page  # the page module imports this one
-
         posted = getattr(request.state, "posted_platforms", None)
         return await render_job_page(
             request, job, status=e.status, confirm_error=_friendly(e), posted_platforms=posted
@@ -481,3 +480,30 @@ async def run_page(request: Request) -> Response:
     """A shell: the run is an admin resource, read by run.js with the tab's API key."""
     run_id = request.path_params["run_id"][:MAX_ID]
     return render_page("run.html", brand=Branding(name="leadmagnet admin"), run_id=run_id)
+
+
+async def render_job_page(
+    request: Request, job: Job, *, status: int = 200, **overrides: Any
+) -> Response:
+    """The job page of any kind (``kinds.page_context`` adds the kind's view; ``overrides``
+    replace parts of it, e.g. the confirm step's error after a refused post)."""
+    platform = platform_of(request)
+    progress = progress_of(await platform.jobs.timeline(job.job_id))
+    done = delivers(job) and job.output_key is not None  # the platform's one rule
+    context = await page_context(platform, job)
+    return render_page(
+        "job.html",
+        status=status,
+        **{**context, **overrides},
+        brand=await tenant_branding(platform, job.tenant_id, job.workflow_id),
+        job_id=job.job_id,
+        job_status=job.status.value,
+        finished=job.status.terminal,
+        progress=progress.percent,
+        stage_text=progress.label,
+        steps=steps_for(job.kind, progress.percent),
+        output_url=await platform.artifacts.url(job.output_key)
+        if done and job.output_key
+        else None,
+        retry_url=f"/f/{job.form_slug}" if job.form_slug else None,
+    )

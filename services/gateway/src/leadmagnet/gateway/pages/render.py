@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
 from starlette.responses import HTMLResponse
+
+from leadmagnet.common.platform import Platform
 
 from ..headers import content_security_policy
 
@@ -82,3 +85,15 @@ def message_page(
         heading=heading,
         text=text,
     )
+
+
+def platform_of(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+async def tenant_branding(platform: Platform, tenant_id: str, workflow_id: str | None) -> Branding:
+    """The page's look: the tenant's name and the workflow's brand options."""
+    tenant = await platform.tenants.get(tenant_id)
+    workflow = await platform.workflows.get(tenant_id, workflow_id) if workflow_id else None
+    return branding(tenant.name if tenant else "leadmagnet", workflow.options if workflow else None)

@@ -1,10 +1,11 @@
 """All API routes register on this one ``Api``; each feature lives in its own module."""
+# ruff: noqa: I001 (the import order below is the order of the OpenAPI document)
 
-from ..api import Api
+from .registry import api
 
-api = Api()
+# Importing the modules registers their routes.
+from . import ops, public, admin, runs, products, leads, callbacks, console  # noqa: F401
+from . import publishable_admin, seed_leads  # noqa: F401
+from . import seed_kits  # noqa: F401
 
-# Importing the modules registers their routes (order = order in the OpenAPI document).
-from . import ops, public, admin, runs, products, leads, callbacks, console  # noqa: E402, F401, I001
-from . import publishable_admin, seed_leads  # noqa: E402, F401
-from . import seed_kits  # noqa: E402, F401
+__all__ = ["api"]

@@ -55,7 +55,7 @@ from ..views import (
     template_view,
     workflow_view,
 )
-from . import api
+from .registry import api
 
 TAGS = ("admin",)
 TEMPLATE_BODY_LIMIT = 1024 * 1024  # a brand guide and a funnel JSON

@@ -18,12 +18,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from leadmagnet.common.callbacks import CallbackToken, resume
+from leadmagnet.common.callbacks import resume
 from leadmagnet.common.models import DEFAULT_STATUS_MAP
+from leadmagnet.common.stores.callback_tokens import CallbackToken
 from leadmagnet.common.webhooks import WebhookVerificationError, verify
 
 from ..api import ApiContext, ErrorDetail, HTTPError, authenticate
-from . import api
+from .registry import api
 
 UNKNOWN = "no job of yours is waiting for this external id"
 # One message for a missing, stale or unmatched signature and for an id nobody waits for: a

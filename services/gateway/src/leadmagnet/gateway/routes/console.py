@@ -33,7 +33,7 @@ from leadmagnet.common.money import micros_to_usd
 from leadmagnet.common.products import PRODUCT_KIND
 
 from ..api import ApiContext, Strict
-from . import api
+from .registry import api
 
 log = get_logger()
 

@@ -36,7 +36,7 @@ from leadmagnet.common.models import utcnow
 from leadmagnet.common.sniff import sniff
 
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict, read_body
-from . import api
+from .registry import api
 
 log = get_logger()
 TAGS = ("chat leads",)

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from ..api import ApiContext
 from ..headers import content_security_policy
 from ..views import Health
-from . import api
+from .registry import api
 
 _READY_CACHE_SECONDS = 5.0
 _ready_cache: tuple[float, Health, int] | None = None

@@ -32,7 +32,7 @@ from leadmagnet.common.products import (
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict
 from ..enqueue import publish_first_event
 from ..views import status_url
-from . import api
+from .registry import api
 
 log = get_logger()
 TAGS = ("product kits",)

@@ -22,7 +22,7 @@ from ..api import ApiContext, ErrorDetail, HTTPError, Strict, bounded_int
 from ..enqueue import publish_first_event
 from ..progress import SEED_TYPES, Progress, Signal, follow_job, seed_payload
 from ..views import FormView, JobAccepted, JobView, form_view, job_view, status_url
-from . import api
+from .registry import api
 
 log = get_logger()
 

@@ -22,7 +22,7 @@ from leadmagnet.common.stores.publishable import (
 
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict
 from ..publishable import publishable_store
-from . import api
+from .registry import api
 
 TAGS = ("publishable keys",)
 SLUG = r"^[a-z0-9][a-z0-9-]{1,62}$"

@@ -28,7 +28,7 @@ from leadmagnet.common.stores.jobs import delivers, template_ref, visible_data
 
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict
 from ..enqueue import publish_first_event
-from . import api
+from .registry import api
 
 log = get_logger()
 TAGS = ("runs",)
@@ -367,7 +367,7 @@ async def get_run_logs(ctx: ApiContext) -> RunLogs:
         logs=[
             RunLogEntry(
                 timestamp=e.at,
-                level=e.level.upper(),  # type: ignore[arg-type]
+                level=e.level.upper(),
                 logType=e.log_type,
                 type=e.type,
                 stage=e.stage,

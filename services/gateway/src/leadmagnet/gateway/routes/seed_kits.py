@@ -32,8 +32,8 @@ from ..publishable import (
     register_preflight,
     require_publishable,
 )
-from . import api
 from .products import start_kit, upload_key
+from .registry import api
 
 TAGS = ("seed 002 browser API",)
 PRESIGNED_PATH = "/api/upload/presigned"

@@ -38,8 +38,8 @@ from ..publishable import (
     register_preflight,
     require_publishable,
 )
-from . import api
 from .leads import LeadOutcome, LeadTrigger, trigger_lead
+from .registry import api
 
 TAGS = ("chat leads",)
 FLOW = "chat_lead"

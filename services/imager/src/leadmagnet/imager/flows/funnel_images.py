@@ -17,22 +17,19 @@ import re
 import time
 from typing import Any
 
-from leadmagnet.common.consumer import MessageContext, Route, Routes
 from leadmagnet.common.errors import LeadmagnetError, PermanentError, TransientError
-from leadmagnet.common.events import CloudEvent, spec_of
 from leadmagnet.common.events.runs import ImageElementResult, RunImagesProcessed, RunRequested
 from leadmagnet.common.funnels import (
     MAX_IMAGE_ELEMENTS,
+    RUN_KIND,
     ImageElement,
     RunSpec,
     find_image_elements,
     load_run_spec,
 )
-from leadmagnet.common.ids import stable_id
-from leadmagnet.common.jobflow import active_job, job_failure_hook
 from leadmagnet.common.models import Job, JobStatus
-from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers.base import CallCost, ImageRequest, Usage
+from leadmagnet.common.stages import JobStage, Output, StageCall
 
 STAGE = "images"
 _HEX = re.compile(r"#[0-9a-fA-F]{6}\b")
@@ -56,14 +53,16 @@ def element_key(job: Job, element: ImageElement, extension: str) -> str:
 
 
 class _ImageBatch:
-    """One run's image elements, processed with bounded concurrency."""
+    """One run's image elements, processed with bounded concurrency (the delivery's call stores
+    each image on the job)."""
 
-    def __init__(self, platform: Platform, job: Job, spec: RunSpec, attempt: int) -> None:
-        self.platform = platform
-        self.job = job
+    def __init__(self, call: StageCall[RunRequested], spec: RunSpec) -> None:
+        self.call = call
+        self.platform = call.platform
+        self.job = call.job
         self.spec = spec
-        self.attempt = attempt
-        self.limit = asyncio.Semaphore(platform.settings.run_image_concurrency)
+        self.attempt = call.attempt
+        self.limit = asyncio.Semaphore(call.platform.settings.run_image_concurrency)
 
     async def run(self, elements: list[ImageElement]) -> list[tuple[ImageElementResult, bool]]:
         stored = {a.s3_key: a for a in await self.platform.artifacts.list_for_job(self.job.job_id)}
@@ -113,9 +112,7 @@ class _ImageBatch:
                 return failed, isinstance(e, TransientError)
             await platform.jobs.add_cost(job.job_id, image.cost)
             key = element_key(job, element, _EXTENSIONS[image.media_type])
-            artifact = await platform.artifacts.put(
-                tenant_id=job.tenant_id,
-                job_id=job.job_id,
+            artifact = await self.call.put_artifact(
                 kind="funnel_image",
                 filename=key.rsplit("/", 1)[-1],
                 body=image.data,
@@ -123,7 +120,6 @@ class _ImageBatch:
                 public=True,
                 key=key,
             )
-            await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
             duration_ms = round((time.monotonic() - started) * 1000)
             await platform.jobs.log(
                 job.job_id,
@@ -169,7 +165,9 @@ class _ImageBatch:
         )
 
 
-async def process_images(platform: Platform, job: Job, attempt: int) -> dict[str, Any]:
+async def process_images(call: StageCall[RunRequested]) -> dict[str, Any]:
+    """The once-per-run work: every image element, then the aggregate on the job."""
+    platform, job, attempt = call.platform, call.job, call.attempt
     spec = await load_run_spec(platform, job)
     try:
         elements = find_image_elements(spec.funnel, spec.settings)
@@ -189,7 +187,7 @@ async def process_images(platform: Platform, job: Job, attempt: int) -> dict[str
         stage=STAGE,
         data={"elements": [e.element_id for e in elements], "attempt": attempt},
     )
-    outcomes = await _ImageBatch(platform, job, spec, attempt).run(elements)
+    outcomes = await _ImageBatch(call, spec).run(elements)
     transient = [r for r, retry in outcomes if retry]
     if transient and attempt < platform.settings.run_image_attempts:
         raise TransientError(
@@ -229,29 +227,33 @@ async def process_images(platform: Platform, job: Job, attempt: int) -> dict[str
     }
 
 
-def routes(platform: Platform) -> Routes:
-    async def on_run_requested(ctx: MessageContext, event: CloudEvent[Any]) -> None:
-        data: RunRequested = event.data
-        job = await active_job(platform, data.job_id, data.tenant_id)
-        if job is None:
-            return
-        result, _ = await platform.idempotency.run_once(
-            f"{STAGE}#{job.job_id}", ctx, lambda: process_images(platform, job, ctx.receive_count)
+async def images_processed(call: StageCall[RunRequested], result: dict[str, Any]) -> list[Output]:
+    job = call.job
+    return [
+        RunImagesProcessed(
+            job_id=job.job_id,
+            tenant_id=job.tenant_id,
+            template_id=result["template_id"],
+            template_version=result["template_version"],
+            results=[ImageElementResult.model_validate(r) for r in result["results"]],
         )
-        await platform.bus.publish(
-            platform.bus.event(
-                RunImagesProcessed(
-                    job_id=job.job_id,
-                    tenant_id=job.tenant_id,
-                    template_id=result["template_id"],
-                    template_version=result["template_version"],
-                    results=[ImageElementResult.model_validate(r) for r in result["results"]],
-                ),
-                subject=job.job_id,
-                tenant_id=job.tenant_id,
-                correlation_id=event.correlationid,
-                event_id=stable_id("evt", job.job_id, "run.images_processed"),
-            )
-        )
+    ]
 
-    return {spec_of(RunRequested).type: Route(on_run_requested, job_failure_hook(platform, STAGE))}
+
+IMAGES = JobStage(
+    name=STAGE,
+    consumes=(RunRequested,),
+    kinds=frozenset({RUN_KIND}),
+    work=process_images,
+    then=images_processed,
+    emits=(RunImagesProcessed,),
+    # the first two from load_run_spec (the pinned template version, the run's settings)
+    fails_with=(
+        "template_unavailable",
+        "bad_run",
+        "bad_template",
+        "too_many_images",
+        "image_retry",
+        "image_failed",
+    ),
+)

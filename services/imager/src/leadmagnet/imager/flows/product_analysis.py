@@ -13,16 +13,14 @@ import io
 import json
 from typing import Any
 
-from leadmagnet.common.consumer import MessageContext, Route, Routes
 from leadmagnet.common.errors import LeadmagnetError
-from leadmagnet.common.events import CloudEvent, spec_of
-from leadmagnet.common.events.products import ProductConfirmed, ProductRequested
-from leadmagnet.common.ids import stable_id
-from leadmagnet.common.jobflow import active_job, generate_text
+from leadmagnet.common.events.products import JobProgress, ProductConfirmed, ProductRequested
+from leadmagnet.common.jobflow import generate_text
 from leadmagnet.common.kitflow import kit_failure_hook, report_progress
 from leadmagnet.common.models import Job, JobStatus
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import (
+    PRODUCT_KIND,
     ProductAnalysis,
     basic_cv_analysis,
     generated_key,
@@ -30,6 +28,7 @@ from leadmagnet.common.products import (
     validate_image,
 )
 from leadmagnet.common.providers.base import ImageInput, TextRequest
+from leadmagnet.common.stages import JobStage, Output, StageCall
 
 STAGE = "analysis"
 VISION_SIDE = 1568  # longest side sent to the vision model (larger only costs tokens)
@@ -53,6 +52,9 @@ def for_vision(data: bytes) -> ImageInput:
 
 
 async def analyse(platform: Platform, job: Job, data: bytes) -> ProductAnalysis:
+    """The vision model's analysis, else the basic-CV one. Takes (platform, job) rather than the
+    stage call so it runs on its own too; jobflow.generate_text charges the job as
+    ``call.generate_text`` would."""
     provider = platform.providers.vision
     if provider.name == "offline":
         return await asyncio.to_thread(
@@ -86,7 +88,10 @@ async def analyse(platform: Platform, job: Job, data: bytes) -> ProductAnalysis:
     return await asyncio.to_thread(basic_cv_analysis, data, f"vision model failed: {reason}")
 
 
-async def run_analysis(platform: Platform, job: Job, s3_key: str) -> dict[str, Any]:
+async def run_analysis(call: StageCall[ProductRequested]) -> dict[str, Any]:
+    """The once-per-kit work: the photo checked and analysed, analysis.json stored, the job
+    awaiting confirmation (or not, with auto-confirm)."""
+    platform, job = call.platform, call.job
     await report_progress(
         platform,
         job.job_id,
@@ -97,23 +102,22 @@ async def run_analysis(platform: Platform, job: Job, s3_key: str) -> dict[str, A
         stage=STAGE,
         status=JobStatus.PROCESSING,
     )
-    obj = await platform.aws.s3.get_object(Bucket=platform.resources.bucket("uploads"), Key=s3_key)
+    obj = await platform.aws.s3.get_object(
+        Bucket=platform.resources.bucket("uploads"), Key=call.data.s3_key
+    )
     async with obj["Body"] as stream:
         data: bytes = await stream.read()
     declared = str(obj.get("ContentType") or "").split(";")[0].strip().lower() or None
     await asyncio.to_thread(validate_image, data, declared)
     analysis = await analyse(platform, job, data)
     body = analysis.model_dump(mode="json")
-    artifact = await platform.artifacts.put(
-        tenant_id=job.tenant_id,
-        job_id=job.job_id,
+    await call.put_artifact(
         kind="analysis_json",
         filename="analysis.json",
         body=json.dumps({"jobId": job.job_id, "analysis": body}, indent=2).encode(),
         content_type="application/json",
         key=generated_key(job.job_id, "analysis.json"),
     )
-    await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
     auto = bool(job.data.get("auto_confirm"))
     await report_progress(
         platform,
@@ -130,27 +134,30 @@ async def run_analysis(platform: Platform, job: Job, s3_key: str) -> dict[str, A
     return {"auto_confirm": auto}
 
 
-def routes(platform: Platform) -> Routes:
-    async def on_requested(ctx: MessageContext, event: CloudEvent[Any]) -> None:
-        data: ProductRequested = event.data
-        job = await active_job(platform, data.job_id, data.tenant_id)
-        if job is None:
-            return
-        result, _ = await platform.idempotency.run_once(
-            f"{STAGE}#{job.job_id}", ctx, lambda: run_analysis(platform, job, data.s3_key)
+async def analysed(call: StageCall[ProductRequested], result: dict[str, Any]) -> list[Output]:
+    """With auto-confirm the kit goes on at once: the branches start from ``product.confirmed``."""
+    if not result.get("auto_confirm"):
+        return []
+    job = call.job
+    return [
+        ProductConfirmed(
+            job_id=job.job_id,
+            tenant_id=job.tenant_id,
+            preferences=dict(job.data.get("preferences") or {}),
         )
-        if result.get("auto_confirm"):
-            await platform.bus.publish(
-                platform.bus.event(
-                    ProductConfirmed(
-                        job_id=job.job_id,
-                        tenant_id=job.tenant_id,
-                        preferences=dict(job.data.get("preferences") or {}),
-                    ),
-                    subject=job.job_id,
-                    tenant_id=job.tenant_id,
-                    event_id=stable_id("evt", job.job_id, "product.confirmed"),
-                )
-            )
+    ]
 
-    return {spec_of(ProductRequested).type: Route(on_requested, kit_failure_hook(platform, STAGE))}
+
+ANALYSIS = JobStage(
+    name=STAGE,
+    consumes=(ProductRequested,),
+    kinds=frozenset({PRODUCT_KIND}),
+    work=run_analysis,
+    then=analysed,
+    # JobProgress: report_progress's job.analyzing / job.analysis_complete (and job.error from
+    # the kit failure hook)
+    emits=(ProductConfirmed, JobProgress),
+    # validate_image's: the upload's real bytes are not an acceptable photo
+    fails_with=("bad_image", "too_big", "bad_dimensions", "bad_type", "type_mismatch"),
+    on_failure=kit_failure_hook,
+)

@@ -25,10 +25,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from leadmagnet.common import creatives
-from leadmagnet.common.consumer import Routes
-from leadmagnet.common.events import spec_of
-from leadmagnet.common.events.products import ProductConfirmed
-from leadmagnet.common.kitflow import branch_route, report_progress
+from leadmagnet.common.kitflow import branch_stage, report_progress
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job
 from leadmagnet.common.offline_copy import MARKER, draft_copy
@@ -288,5 +285,4 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
     return {"assets": [a[0] for a in assets]}
 
 
-def routes(platform: Platform) -> Routes:
-    return {spec_of(ProductConfirmed).type: branch_route(platform, BRANCH, make_images)}
+IMAGES = branch_stage(BRANCH, make_images)

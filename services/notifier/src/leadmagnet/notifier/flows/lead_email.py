@@ -9,20 +9,18 @@ from URLs), and must belong to the same tenant.
 from __future__ import annotations
 
 import json
-from typing import Any
 from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
-from leadmagnet.common.consumer import FailedMessage, MessageContext, Route, Routes
-from leadmagnet.common.events import CloudEvent, spec_of
+from leadmagnet.common.consumer import FailedMessage, FailureHook, MessageContext
 from leadmagnet.common.events.leads import LeadReady, LeadSent
-from leadmagnet.common.ids import stable_id
 from leadmagnet.common.leads.contact import enforce_customer_contact
 from leadmagnet.common.leads.models import LeadSummary, Transcript, safe_filename
 from leadmagnet.common.logging import get_logger, mask_email
 from leadmagnet.common.models import utcnow
 from leadmagnet.common.platform import Platform
+from leadmagnet.common.stages import EventStage, Output
 
 from .lead_mime import Attachment, build_lead_email
 
@@ -72,7 +70,8 @@ async def load_attachments(
     return found
 
 
-async def send_lead(platform: Platform, data: LeadReady) -> None:
+async def send_lead(platform: Platform, ctx: MessageContext, data: LeadReady) -> list[Output]:
+    """The send lease, not an idempotency record, makes this once per thread (see above)."""
     leads = platform.leads
     lease = await leads.acquire_lease(data.tenant_id, data.thread_id, data.channel)
     if not lease.acquired:
@@ -80,12 +79,12 @@ async def send_lead(platform: Platform, data: LeadReady) -> None:
         reason = {"sent": "already_sent", "error": "cooling_down"}.get(status, "send_in_progress")
         await leads.note(data.tenant_id, data.thread_id, data.channel, reason)
         log.info("lead.not_sending", thread_id=data.thread_id, reason=reason)
-        return
+        return []
     assert lease.owner is not None
     channel = await leads.channel(data.channel)
     if channel is None:
         await leads.mark_error(data.tenant_id, data.thread_id, lease.owner, "channel deleted")
-        return
+        return []
     transcript = Transcript.model_validate(
         json.loads(await platform.artifacts.read(data.transcript_key))
     )
@@ -96,7 +95,7 @@ async def send_lead(platform: Platform, data: LeadReady) -> None:
     enforce_customer_contact(summary, transcript)
     if not (summary.email or summary.phone):
         await leads.mark_error(data.tenant_id, data.thread_id, lease.owner, "no customer contact")
-        return
+        return []
     base = platform.settings.gateway_public_url.rstrip("/")
     sms_url = None
     if summary.phone:
@@ -132,7 +131,7 @@ async def send_lead(platform: Platform, data: LeadReady) -> None:
         code = e.response.get("Error", {}).get("Code", "Error")
         await leads.mark_error(data.tenant_id, data.thread_id, lease.owner, f"SES {code}")
         log.warning("lead.send_failed", thread_id=data.thread_id, code=code)
-        return
+        return []
     message_id = resp["MessageId"]
     await leads.mark_sent(data.tenant_id, data.thread_id, lease.owner, message_id)
     previous = await leads.attribution_of(data.tenant_id, data.thread_id) or {}
@@ -147,22 +146,6 @@ async def send_lead(platform: Platform, data: LeadReady) -> None:
             "reason": data.reason,
         },
     )
-    await platform.bus.publish(
-        platform.bus.event(
-            LeadSent(
-                tenant_id=data.tenant_id,
-                channel=data.channel,
-                thread_id=data.thread_id,
-                ses_message_id=message_id,
-                inline_images=len(email.inlined),
-                linked_attachments=len(email.linked),
-                sent_at=utcnow(),
-            ),
-            subject=data.thread_id,
-            tenant_id=data.tenant_id,
-            event_id=stable_id("evt", data.tenant_id, data.thread_id, "lead.sent"),
-        )
-    )
     log.info(
         "lead.sent",
         thread_id=data.thread_id,
@@ -170,17 +153,38 @@ async def send_lead(platform: Platform, data: LeadReady) -> None:
         bytes=len(email.raw),
         inline=len(email.inlined),
     )
+    return [
+        LeadSent(
+            tenant_id=data.tenant_id,
+            channel=data.channel,
+            thread_id=data.thread_id,
+            ses_message_id=message_id,
+            inline_images=len(email.inlined),
+            linked_attachments=len(email.linked),
+            sent_at=utcnow(),
+        )
+    ]
 
 
-def routes(platform: Platform) -> Routes:
-    async def on_lead_ready(ctx: MessageContext, event: CloudEvent[Any]) -> None:
-        await send_lead(platform, event.data)
+def lead_failure_hook(platform: Platform) -> FailureHook:
+    """A send that can no longer succeed is noted on the thread's lead (there is no job)."""
 
-    async def on_failure(failed: FailedMessage) -> None:
+    async def hook(failed: FailedMessage) -> None:
         if failed.event is not None:
             data: LeadReady = failed.event.data
             await platform.leads.note(
                 data.tenant_id, data.thread_id, data.channel, f"error: {failed.error.code}"
             )
 
-    return {spec_of(LeadReady).type: Route(on_lead_ready, on_failure)}
+    return hook
+
+
+# lead.sent keeps its id: stable_id("evt", tenant_id, thread_id, "lead.sent"), one per thread.
+LEAD_EMAIL: EventStage[LeadReady] = EventStage(
+    name="lead_email",
+    consumes=(LeadReady,),
+    handle=send_lead,
+    identity=lambda data: (data.tenant_id, data.thread_id),
+    emits=(LeadSent,),
+    on_failure=lead_failure_hook,
+)

@@ -153,7 +153,7 @@ def _build(
     alternative = EmailMessage()
     alternative.set_content("\n".join(text))
     alternative.add_alternative(body, subtype="html")
-    html_part = alternative.get_payload()[1]  # type: ignore[index]
+    html_part = list(alternative.iter_parts())[1]
     for a in inline:
         maintype, subtype = a.content_type.split("/", 1)
         html_part.add_related(

@@ -1,22 +1,25 @@
-"""Notifier: ``job.completed`` / ``job.failed`` -> the workflow's webhook, signed per Standard
-Webhooks, as the envelope (``webhook_format: standard``) or seed 000's flat body (``seed``), for
-the outcomes the workflow lists in ``webhook_events``. Delivery retries ride on the queue's
-backoff (one retry loop in the whole system); ``webhook-id`` is the event id, stable per job
-outcome, so receivers can dedupe on it."""
+"""Notifier: ``job.completed`` / ``job.failed`` -> the job's files (log, result or error) and
+the workflow's webhook, signed per Standard Webhooks, as the envelope (``webhook_format:
+standard``) or seed 000's flat body (``seed``), for the outcomes the workflow lists in
+``webhook_events``. Delivery retries ride on the queue's backoff (one retry loop in the whole
+system); ``webhook-id`` is the event id, stable per job outcome, so receivers can dedupe on it."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from leadmagnet.common.consumer import FailedMessage, MessageContext, Route, Routes
+from leadmagnet.common.consumer import FailedMessage, FailureHook
 from leadmagnet.common.errors import ConflictError, TransientError
-from leadmagnet.common.events import CloudEvent, spec_of
+from leadmagnet.common.events import CloudEvent
 from leadmagnet.common.events.jobs import JobCompleted, JobFailed
+from leadmagnet.common.funnels import RUN_KIND
 from leadmagnet.common.jobfiles import write_job_files
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import WebhookFormat, Workflow
+from leadmagnet.common.models import TERMINAL_STATUSES, WebhookFormat, Workflow
 from leadmagnet.common.platform import Platform
+from leadmagnet.common.products import PRODUCT_KIND
+from leadmagnet.common.stages import JobStage, Output, StageCall
 from leadmagnet.common.webhooks import signed_headers
 
 log = get_logger()
@@ -113,27 +116,27 @@ async def deliver(
     )
 
 
-def routes(platform: Platform) -> Routes:
-    async def on_job_finished(ctx: MessageContext, event: CloudEvent[Any]) -> None:
-        data = event.data
-        job = await platform.jobs.get(data.job_id)
-        if job is not None and job.tenant_id == data.tenant_id and job.status.terminal:
-            await write_job_files(platform, job)
-        if not data.workflow_id:
-            return
-        workflow = await platform.workflows.get(data.tenant_id, data.workflow_id)
-        if workflow is None or not workflow.webhook_url or not workflow.webhook_secret:
-            return
-        if event_name(event) not in workflow.webhook_events:
-            return  # the workflow asked for other outcomes only
-        await platform.idempotency.run_once(
-            f"{STAGE}#{data.job_id}",
-            ctx,
-            lambda: deliver(platform, workflow, event, ctx.receive_count),
-        )
+async def on_job_finished(
+    call: StageCall[JobCompleted | JobFailed], _: dict[str, Any]
+) -> list[Output]:
+    """On every delivery: (re)write the job's files, then deliver the webhook once per job."""
+    platform, job, data, event = call.platform, call.job, call.data, call.event
+    await write_job_files(platform, job)
+    if not data.workflow_id:
+        return []
+    workflow = await platform.workflows.get(data.tenant_id, data.workflow_id)
+    if workflow is None or not workflow.webhook_url or not workflow.webhook_secret:
+        return []
+    if event_name(event) not in workflow.webhook_events:
+        return []  # the workflow asked for other outcomes only
+    await call.once(STAGE, lambda: deliver(platform, workflow, event, call.attempt))
+    return []
 
-    async def on_failure(failed: FailedMessage) -> None:
-        # The job's outcome stands; a webhook that cannot be delivered is recorded, not fatal.
+
+def webhook_failure_hook(platform: Platform, stage: str) -> FailureHook:
+    """The job's outcome stands; a webhook that cannot be delivered is recorded, not fatal."""
+
+    async def hook(failed: FailedMessage) -> None:
         if not failed.subject:
             return
         try:
@@ -145,7 +148,18 @@ def routes(platform: Platform) -> Routes:
                 data={"error_code": failed.error.code},
             )
         except ConflictError:
-            log.warning("webhook.failed_for_unknown_job", job_id=failed.subject)
+            log.warning("webhook.failed_for_unknown_job", job_id=failed.subject, stage=stage)
 
-    route = Route(on_job_finished, on_failure)
-    return {spec_of(JobCompleted).type: route, spec_of(JobFailed).type: route}
+    return hook
+
+
+# Every job kind ends in job.completed / job.failed; only finished jobs have an outcome to send.
+WEBHOOK: JobStage[JobCompleted | JobFailed] = JobStage(
+    name=STAGE,
+    consumes=(JobCompleted, JobFailed),
+    kinds=frozenset({"lead_magnet", RUN_KIND, PRODUCT_KIND}),
+    then=on_job_finished,
+    fails_with=("webhook_failed",),
+    statuses=TERMINAL_STATUSES,
+    on_failure=webhook_failure_hook,
+)

@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from leadmagnet.common.callbacks import arm_gate, check_deadline, open_gate
-from leadmagnet.common.consumer import MessageContext, Route, Routes
+from leadmagnet.common.consumer import MessageContext
 from leadmagnet.common.errors import NotFoundError, PermanentError
-from leadmagnet.common.events import CloudEvent, spec_of
-from leadmagnet.common.events.jobs import CallbackDeadline, ReportGenerated
-from leadmagnet.common.jobflow import complete_job, job_failure_hook, publish_completed
+from leadmagnet.common.events.jobs import CallbackDeadline, JobCompleted, JobFailed, ReportGenerated
+from leadmagnet.common.jobflow import job_failure_hook, publish_completed
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobStatus, Workflow, utcnow
 from leadmagnet.common.platform import Platform
+from leadmagnet.common.stages import ACTIVE, Complete, EventStage, JobStage, Output, StageCall
 
 from ..pool import pool_for
 
@@ -31,9 +31,9 @@ async def load_workflow(platform: Platform, job: Job, data: ReportGenerated) -> 
     return workflow
 
 
-async def render_job(
-    platform: Platform, job: Job, workflow: Workflow, data: ReportGenerated
-) -> dict[str, Any]:
+async def render_job(call: StageCall[ReportGenerated]) -> dict[str, Any]:
+    platform, job, data = call.platform, call.job, call.data
+    workflow = await load_workflow(platform, job, data)
     await platform.jobs.record(
         job.job_id, "render.started", "rendering the lead magnet", stage=STAGE
     )
@@ -56,62 +56,70 @@ async def render_job(
     html = await pool_for(platform.settings).render(
         str(template.body.get("html", "")), report, fields, utcnow().date()
     )
-    artifact = await platform.artifacts.put(
-        tenant_id=job.tenant_id,
-        job_id=job.job_id,
+    artifact = await call.put_artifact(
         kind="final_html",
         filename="final.html",
         body=html.encode("utf-8"),
         content_type="text/html; charset=utf-8",
         public=True,
     )
-    await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
     return {
         "output_key": artifact.s3_key,
         "artifact_id": artifact.artifact_id,
         "template_version": template.version,
+        "gated": workflow.await_callback is not None,
     }
 
 
-def routes(platform: Platform) -> Routes:
-    async def on_report_generated(ctx: MessageContext, event: CloudEvent[Any]) -> None:
-        data: ReportGenerated = event.data
-        job = await platform.jobs.get(data.job_id)
-        if job is None or job.tenant_id != data.tenant_id:
-            log.warning("render.unknown_job", job_id=data.job_id)
-            return
-        if job.status is JobStatus.COMPLETED:
-            # A crash after completing but before publishing: publish again (same event id).
-            await publish_completed(platform, job)
-            return
-        if job.status is JobStatus.FAILED:
-            return
-        workflow = await load_workflow(platform, job, data)  # one read serves render and gate
-        result, _ = await platform.idempotency.run_once(
-            f"{STAGE}#{job.job_id}", ctx, lambda: render_job(platform, job, workflow, data)
-        )
-        if workflow.await_callback is not None:
+async def deliver_or_gate(call: StageCall[ReportGenerated], result: dict[str, Any]) -> list[Output]:
+    """Complete the job, or hold it at its approval gate (seed 004) until the callback."""
+    platform, job = call.platform, call.job
+    if job.status is JobStatus.COMPLETED:
+        # A crash after completing but before publishing: publish again (same event id).
+        await publish_completed(platform, job)
+        return []
+    if result.get("gated", True):
+        workflow = await load_workflow(platform, job, call.data)
+        gate = workflow.await_callback
+        if gate is not None:
             fields = await platform.submissions.fields(job.submission_id)
-            gate = workflow.await_callback
             token = await open_gate(
                 platform, job, gate, fields, step="delivery", output_key=result["output_key"]
             )
-            await platform.idempotency.run_once(
-                f"gate#{job.job_id}", ctx, lambda: arm_gate(platform, job, token, gate.calls)
-            )
-            return
-        await complete_job(
-            platform,
-            job.job_id,
+            await call.once("gate", lambda: arm_gate(platform, job, token, gate.calls))
+            return []
+    return [
+        Complete(
             output_key=result["output_key"],
             data={"template_version": result["template_version"]},
         )
+    ]
 
-    async def on_callback_deadline(ctx: MessageContext, event: CloudEvent[Any]) -> None:
-        await check_deadline(platform, event.data)
 
-    hook = job_failure_hook(platform, STAGE)
-    return {
-        spec_of(ReportGenerated).type: Route(on_report_generated, hook),
-        spec_of(CallbackDeadline).type: Route(on_callback_deadline, hook),
-    }
+async def on_callback_deadline(
+    platform: Platform, ctx: MessageContext, data: CallbackDeadline
+) -> list[Output]:
+    await check_deadline(platform, data)
+    return []
+
+
+RENDER = JobStage(
+    name=STAGE,
+    consumes=(ReportGenerated,),
+    kinds=frozenset({"lead_magnet"}),
+    work=render_job,
+    then=deliver_or_gate,
+    emits=(JobCompleted, JobFailed, CallbackDeadline),  # the gate: its deadline, a failed call
+    fails_with=("unknown_workflow", "no_template", "template_unavailable", "template_unpublished"),
+    # A completed job still gets its job.completed re-published (a crash between the two).
+    statuses=ACTIVE | {JobStatus.COMPLETED},
+)
+
+DEADLINE = EventStage(
+    name="gate_deadline",
+    consumes=(CallbackDeadline,),
+    handle=on_callback_deadline,
+    identity=lambda data: (data.job_id,),
+    emits=(CallbackDeadline, JobFailed, JobCompleted),
+    on_failure=lambda platform: job_failure_hook(platform, STAGE),
+)

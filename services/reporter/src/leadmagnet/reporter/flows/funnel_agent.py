@@ -15,11 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from leadmagnet.common.consumer import MessageContext, Route, Routes
 from leadmagnet.common.errors import PermanentError
-from leadmagnet.common.events import CloudEvent, spec_of
+from leadmagnet.common.events.jobs import JobCompleted
 from leadmagnet.common.events.runs import RunImagesProcessed
 from leadmagnet.common.funnels import (
+    RUN_KIND,
     Path,
     RunSpec,
     find_image_elements,
@@ -30,11 +30,10 @@ from leadmagnet.common.funnels import (
     set_path,
     structure_mismatch,
 )
-from leadmagnet.common.jobflow import active_job, complete_job, generate_text, job_failure_hook
-from leadmagnet.common.models import Job, JobStatus
-from leadmagnet.common.platform import Platform
+from leadmagnet.common.models import JobStatus
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
+from leadmagnet.common.stages import Complete, JobStage, Output, StageCall
 
 STAGE = "agent"
 FUNNEL_MARKER = "FUNNEL JSON (rewrite this):"
@@ -97,16 +96,16 @@ def offline_answer(request: TextRequest) -> FunnelAnswer:
 register_offline_builder(FunnelAnswer, offline_answer)
 
 
-async def rewrite_funnel(
-    platform: Platform, job: Job, data: RunImagesProcessed, attempt: int
-) -> dict[str, Any]:
+async def rewrite_funnel(call: StageCall[RunImagesProcessed]) -> dict[str, Any]:
+    """The once-per-run side effects: the agent's calls, funnel.json and the run's cost."""
+    platform, job, data = call.platform, call.job, call.data
     await platform.jobs.record(
         job.job_id,
         "run.agent.started",
         "the agent is rewriting the funnel",
         status=JobStatus.PROCESSING,
         stage=STAGE,
-        data={"attempt": attempt},
+        data={"attempt": call.attempt},
     )
     spec = await load_run_spec(platform, job)
     funnel = copy.deepcopy(spec.funnel)
@@ -122,7 +121,7 @@ async def rewrite_funnel(
     tries = platform.settings.run_agent_attempts
     for n in range(1, tries + 1):
         started = time.monotonic()
-        result = await generate_text(platform, job.job_id, agent_request(spec, funnel, problem))
+        result = await call.generate_text(agent_request(spec, funnel, problem))
         usage = result.cost.usage
         await platform.jobs.log(
             job.job_id,
@@ -161,16 +160,13 @@ async def rewrite_funnel(
         if element_id in paths:
             set_path(answer, paths[element_id], url)
     body = json.dumps(answer, ensure_ascii=False, indent=2).encode("utf-8")
-    artifact = await platform.artifacts.put(
-        tenant_id=job.tenant_id,
-        job_id=job.job_id,
+    artifact = await call.put_artifact(
         kind="funnel_json",
         filename="funnel.json",
         body=body,
         content_type="application/json",
         key=f"{job.tenant_id}/runs/{job.job_id}/funnel.json",
     )
-    await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
     spent = await platform.jobs.require(job.job_id)
     await platform.jobs.log(
         job.job_id,
@@ -182,23 +178,18 @@ async def rewrite_funnel(
     return {"output_key": artifact.s3_key}
 
 
-def routes(platform: Platform) -> Routes:
-    async def on_images_processed(ctx: MessageContext, event: CloudEvent[Any]) -> None:
-        data: RunImagesProcessed = event.data
-        job = await active_job(platform, data.job_id, data.tenant_id)
-        if job is None:
-            return
-        result, _ = await platform.idempotency.run_once(
-            f"{STAGE}#{job.job_id}",
-            ctx,
-            lambda: rewrite_funnel(platform, job, data, ctx.receive_count),
-        )
-        await complete_job(
-            platform, job.job_id, output_key=result["output_key"], message="run completed"
-        )
+async def run_completed(
+    call: StageCall[RunImagesProcessed], result: dict[str, Any]
+) -> list[Output]:
+    return [Complete(output_key=result["output_key"], message="run completed")]
 
-    return {
-        spec_of(RunImagesProcessed).type: Route(
-            on_images_processed, job_failure_hook(platform, STAGE)
-        )
-    }
+
+AGENT = JobStage(
+    name=STAGE,
+    consumes=(RunImagesProcessed,),
+    kinds=frozenset({RUN_KIND}),
+    work=rewrite_funnel,
+    then=run_completed,
+    emits=(JobCompleted,),
+    fails_with=("structure_mismatch",),
+)

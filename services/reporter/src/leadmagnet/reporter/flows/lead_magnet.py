@@ -7,15 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadmagnet.common.consumer import MessageContext, Route, Routes
 from leadmagnet.common.errors import PermanentError, TransientError
-from leadmagnet.common.events import CloudEvent, spec_of
 from leadmagnet.common.events.jobs import JobRequested, ReportGenerated
-from leadmagnet.common.ids import stable_id
-from leadmagnet.common.jobflow import active_job, generate_text, job_failure_hook
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import Job, JobStatus
-from leadmagnet.common.platform import Platform
+from leadmagnet.common.models import JobStatus
+from leadmagnet.common.stages import JobStage, Output, StageCall
 
 from .lead_magnet_prompt import build_report_request
 
@@ -25,15 +21,16 @@ STAGE = "report"
 MAX_REPORT_BYTES = 512 * 1024
 
 
-async def write_report(platform: Platform, job: Job, attempt: int) -> dict[str, Any]:
+async def write_report(call: StageCall[JobRequested]) -> dict[str, Any]:
     """The once-per-job side effects: the LLM call, report.md, its artifact and cost."""
+    platform, job = call.platform, call.job
     await platform.jobs.record(
         job.job_id,
         "job.processing",
         "writing the report",
         status=JobStatus.PROCESSING,
         stage=STAGE,
-        data={"attempt": attempt},
+        data={"attempt": call.attempt},
     )
     if not job.workflow_id:
         raise PermanentError("job has no workflow", code="invalid_job")
@@ -41,8 +38,7 @@ async def write_report(platform: Platform, job: Job, attempt: int) -> dict[str, 
     if workflow is None:
         raise PermanentError(f"workflow {job.workflow_id} not found", code="unknown_workflow")
     fields = await platform.submissions.fields(job.submission_id)
-    request = build_report_request(workflow, fields)
-    result = await generate_text(platform, job.job_id, request)
+    result = await call.generate_text(build_report_request(workflow, fields))
     markdown = result.text.strip()
     if not markdown:
         raise TransientError("the model returned an empty report", code="empty_output")
@@ -52,15 +48,12 @@ async def write_report(platform: Platform, job: Job, attempt: int) -> dict[str, 
             f"the report is {len(body)} bytes; the limit is {MAX_REPORT_BYTES}",
             code="report_too_large",
         )
-    artifact = await platform.artifacts.put(
-        tenant_id=job.tenant_id,
-        job_id=job.job_id,
+    artifact = await call.put_artifact(
         kind="report_markdown",
         filename="report.md",
         body=body,
         content_type="text/markdown; charset=utf-8",
     )
-    await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
     await platform.jobs.record(
         job.job_id,
         "report.generated",
@@ -77,32 +70,26 @@ async def write_report(platform: Platform, job: Job, attempt: int) -> dict[str, 
     return {"artifact_id": artifact.artifact_id, "s3_key": artifact.s3_key}
 
 
-def routes(platform: Platform) -> Routes:
-    async def on_job_requested(ctx: MessageContext, event: CloudEvent[Any]) -> None:
-        data: JobRequested = event.data
-        if data.kind != "lead_magnet":
-            raise PermanentError(f"reporter cannot start a {data.kind!r} job", code="bad_kind")
-        job = await active_job(platform, data.job_id, data.tenant_id)
-        if job is None:
-            return
-        result, _ = await platform.idempotency.run_once(
-            f"{STAGE}#{job.job_id}", ctx, lambda: write_report(platform, job, ctx.receive_count)
+async def report_written(call: StageCall[JobRequested], result: dict[str, Any]) -> list[Output]:
+    job = call.job
+    return [
+        ReportGenerated(
+            job_id=job.job_id,
+            tenant_id=job.tenant_id,
+            workflow_id=job.workflow_id or "",
+            submission_id=job.submission_id,
+            artifact_id=result["artifact_id"],
+            s3_key=result["s3_key"],
         )
-        await platform.bus.publish(
-            platform.bus.event(
-                ReportGenerated(
-                    job_id=job.job_id,
-                    tenant_id=job.tenant_id,
-                    workflow_id=job.workflow_id or "",
-                    submission_id=job.submission_id,
-                    artifact_id=result["artifact_id"],
-                    s3_key=result["s3_key"],
-                ),
-                subject=job.job_id,
-                tenant_id=job.tenant_id,
-                correlation_id=event.correlationid,
-                event_id=stable_id("evt", job.job_id, "report.generated"),
-            )
-        )
+    ]
 
-    return {spec_of(JobRequested).type: Route(on_job_requested, job_failure_hook(platform, STAGE))}
+
+REPORT = JobStage(
+    name=STAGE,
+    consumes=(JobRequested,),
+    kinds=frozenset({"lead_magnet"}),
+    work=write_report,
+    then=report_written,
+    emits=(ReportGenerated,),
+    fails_with=("invalid_job", "unknown_workflow", "empty_output", "report_too_large"),
+)

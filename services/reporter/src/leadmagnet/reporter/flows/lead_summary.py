@@ -12,11 +12,9 @@ import json
 import re
 from typing import Any
 
-from leadmagnet.common.consumer import FailedMessage, MessageContext, Route, Routes
+from leadmagnet.common.consumer import FailedMessage, FailureHook, MessageContext
 from leadmagnet.common.errors import LeadmagnetError, TransientError
-from leadmagnet.common.events import CloudEvent, spec_of
 from leadmagnet.common.events.leads import LeadReady, LeadRequested
-from leadmagnet.common.ids import stable_id
 from leadmagnet.common.leads.contact import emails_in, enforce_customer_contact, phones_in
 from leadmagnet.common.leads.models import ChatChannel, LeadSummary, Transcript
 from leadmagnet.common.logging import get_logger
@@ -24,6 +22,7 @@ from leadmagnet.common.models import utcnow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
+from leadmagnet.common.stages import EventStage, Output
 
 log = get_logger()
 
@@ -126,63 +125,58 @@ async def summarise(
     return {"summary": summary.model_dump(mode="json"), "cost_micros": result.cost.cost_micros}
 
 
-def routes(platform: Platform) -> Routes:
-    async def on_lead_requested(ctx: MessageContext, event: CloudEvent[Any]) -> None:
-        data: LeadRequested = event.data
-        if data.evaluate_after and data.evaluate_after > utcnow():
-            wait = (data.evaluate_after - utcnow()).total_seconds()
-            raise NotYet("the chat was still active", code="not_idle", retry_after=wait + 1)
-        state = await platform.leads.get(data.tenant_id, data.thread_id)
-        if state is not None and state.status == "sent":
-            await platform.leads.note(data.tenant_id, data.thread_id, data.channel, "already_sent")
-            return
-        channel = await platform.leads.channel(data.channel)
-        if channel is None or channel.tenant_id != data.tenant_id:
-            log.warning("lead.unknown_channel", channel=data.channel)
-            return
-        result, replayed = await platform.idempotency.run_once(
-            f"lead_summary#{data.tenant_id}#{data.thread_id}#{data.transcript_sha256}",
-            ctx,
-            lambda: summarise(platform, channel, data),
+async def summarise_thread(
+    platform: Platform, ctx: MessageContext, data: LeadRequested
+) -> list[Output]:
+    if data.evaluate_after and data.evaluate_after > utcnow():
+        wait = (data.evaluate_after - utcnow()).total_seconds()
+        raise NotYet("the chat was still active", code="not_idle", retry_after=wait + 1)
+    state = await platform.leads.get(data.tenant_id, data.thread_id)
+    if state is not None and state.status == "sent":
+        await platform.leads.note(data.tenant_id, data.thread_id, data.channel, "already_sent")
+        return []
+    channel = await platform.leads.channel(data.channel)
+    if channel is None or channel.tenant_id != data.tenant_id:
+        log.warning("lead.unknown_channel", channel=data.channel)
+        return []
+    # Not a job: the once-only record is per thread and transcript content, so a later trigger
+    # with a longer transcript is summarised again.
+    result, replayed = await platform.idempotency.run_once(
+        f"lead_summary#{data.tenant_id}#{data.thread_id}#{data.transcript_sha256}",
+        ctx,
+        lambda: summarise(platform, channel, data),
+    )
+    summary = LeadSummary.model_validate(result["summary"])
+    if not summary.handoff_ready:
+        await platform.leads.note(
+            data.tenant_id,
+            data.thread_id,
+            data.channel,
+            "not_ready",
+            missing=summary.missing,
+            cost_micros=0 if replayed else result["cost_micros"],
         )
-        summary = LeadSummary.model_validate(result["summary"])
-        if not summary.handoff_ready:
-            await platform.leads.note(
-                data.tenant_id,
-                data.thread_id,
-                data.channel,
-                "not_ready",
-                missing=summary.missing,
-                cost_micros=0 if replayed else result["cost_micros"],
-            )
-            return
-        if not replayed:
-            await platform.leads.note(
-                data.tenant_id,
-                data.thread_id,
-                data.channel,
-                "ready",
-                cost_micros=result["cost_micros"],
-            )
-        await platform.bus.publish(
-            platform.bus.event(
-                LeadReady(
-                    tenant_id=data.tenant_id,
-                    channel=data.channel,
-                    thread_id=data.thread_id,
-                    reason=data.reason,
-                    transcript_key=data.transcript_key,
-                    summary=summary,
-                ),
-                subject=data.thread_id,
-                tenant_id=data.tenant_id,
-                event_id=stable_id(
-                    "evt", data.tenant_id, data.thread_id, data.transcript_sha256, "lead.ready"
-                ),
-            )
+        return []
+    if not replayed:
+        await platform.leads.note(
+            data.tenant_id, data.thread_id, data.channel, "ready", cost_micros=result["cost_micros"]
         )
+    return [
+        LeadReady(
+            tenant_id=data.tenant_id,
+            channel=data.channel,
+            thread_id=data.thread_id,
+            reason=data.reason,
+            transcript_key=data.transcript_key,
+            summary=summary,
+        )
+    ]
 
-    async def on_failure(failed: FailedMessage) -> None:
+
+def lead_failure_hook(platform: Platform) -> FailureHook:
+    """A thread has no job to fail: its lead record notes the error instead."""
+
+    async def hook(failed: FailedMessage) -> None:
         event = failed.event
         if event is None:
             return
@@ -191,4 +185,17 @@ def routes(platform: Platform) -> Routes:
             data.tenant_id, data.thread_id, data.channel, f"error: {failed.error.code}"
         )
 
-    return {spec_of(LeadRequested).type: Route(on_lead_requested, on_failure)}
+    return hook
+
+
+SUMMARY = EventStage(
+    name="lead_summary",
+    consumes=(LeadRequested,),
+    handle=summarise_thread,
+    # The event id names the transcript too: a new transcript's hand-off is a new event.
+    identity=lambda data: (data.tenant_id, data.thread_id, data.transcript_sha256),
+    subject=lambda data: data.thread_id,
+    emits=(LeadReady,),
+    fails_with=("not_idle",),
+    on_failure=lead_failure_hook,
+)

@@ -13,12 +13,9 @@ import json
 import re
 from typing import Any
 
-from leadmagnet.common.consumer import Routes
 from leadmagnet.common.errors import PermanentError
-from leadmagnet.common.events import spec_of
-from leadmagnet.common.events.products import ProductConfirmed
 from leadmagnet.common.jobflow import generate_text
-from leadmagnet.common.kitflow import branch_route, report_progress
+from leadmagnet.common.kitflow import branch_stage, report_progress
 from leadmagnet.common.models import Job
 from leadmagnet.common.offline_copy import OFFLINE_NOTE, draft_copy
 from leadmagnet.common.platform import Platform
@@ -169,5 +166,5 @@ async def write_copy(platform: Platform, job: Job, prefs: ProductPreferences) ->
     return {"trimmed": notes}
 
 
-def routes(platform: Platform) -> Routes:
-    return {spec_of(ProductConfirmed).type: branch_route(platform, BRANCH, write_copy)}
+# ``product.confirmed`` -> the copy, once per kit (record ``kit-copy#<job>``), then the join.
+COPY = branch_stage(BRANCH, write_copy)

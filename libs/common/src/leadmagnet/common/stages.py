@@ -1,0 +1,329 @@
+"""Declared stages: what a stage consumes, emits and may fail with; the runtime does the rest.
+
+A job stage (``JobStage``) is a declaration plus up to two functions:
+
+- ``work(call)``: the once-per-job side effects (model calls, files). The runtime runs it under
+  the stage's idempotency record (``<name>#<job_id>``: claimed, its lease extended with the
+  message's, completed with the small JSON result ``work`` returns). A redelivery after it
+  completed gets the stored result back without running it again; it never runs for a finished
+  job.
+- ``then(call, result)``: cheap, idempotent follow-ups that run on every delivery, replays
+  included. It returns the stage's outputs: event payloads, which the runtime publishes with a
+  stable id derived from the job and the event type (a re-publish after a crash is the same
+  event), and ``Complete``, which completes the job once (``job.completed``).
+
+Before either runs, the runtime loads and guards the job: known, the event's tenant, a kind and a
+status the stage accepts (late or duplicate deliveries for finished jobs are acknowledged without
+work). ``call.put_artifact`` stores a file and registers it on its job, ``call.generate_text``
+charges a model call to the job, and a failure that can no longer succeed goes to the declared
+failure hook (by default: the job fails, which withdraws whatever it delivered).
+
+An ``EventStage`` is the same declaration for events that are not about one job (a chat thread's
+hand-off): the runtime publishes its outputs with ids derived from ``identity(data)``.
+
+Service compositions (``ServicePlan``) list their stages; routes, the event catalogue's producers
+and the check against the topology's subscriptions all come from these declarations.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from .consumer import FailureHook, MessageContext, Route, Routes
+from .errors import PermanentError
+from .events import CloudEvent, EventData, spec_of
+from .events.jobs import JobCompleted, JobFailed
+from .ids import stable_id
+from .jobflow import complete_job, generate_text, job_failure_hook
+from .logging import get_logger
+from .models import Artifact, Job, JobStatus
+from .platform import Platform
+from .providers.base import Provider, TextRequest, TextResult
+from .topology import Topology
+
+log = get_logger()
+
+E = TypeVar("E", bound=EventData)
+
+ACTIVE = frozenset(s for s in JobStatus if not s.terminal)
+
+
+@dataclass(frozen=True)
+class Complete:
+    """Output of a stage: complete the job (once) and publish ``job.completed``."""
+
+    output_key: str | None
+    message: str = "job completed"
+    data: dict[str, Any] | None = None
+
+
+Output = EventData | Complete
+FailureHookFactory = Callable[[Platform, str], FailureHook]
+
+
+@dataclass
+class StageCall(Generic[E]):
+    """One delivery of a stage's input for one job: what ``work`` and ``then`` get."""
+
+    platform: Platform
+    ctx: MessageContext
+    event: CloudEvent[Any]
+    data: E
+    job: Job
+    stage: JobStage[E]
+
+    @property
+    def attempt(self) -> int:
+        return self.ctx.receive_count
+
+    async def put_artifact(
+        self,
+        *,
+        kind: str,
+        filename: str,
+        body: bytes,
+        content_type: str,
+        public: bool = False,
+        key: str | None = None,
+    ) -> Artifact:
+        """Store a file of this job and register it on the job (views list what is registered)."""
+        artifact = await self.platform.artifacts.put(
+            tenant_id=self.job.tenant_id,
+            job_id=self.job.job_id,
+            kind=kind,
+            filename=filename,
+            body=body,
+            content_type=content_type,
+            public=public,
+            key=key,
+        )
+        await self.platform.jobs.add_artifact(self.job.job_id, artifact.artifact_id)
+        return artifact
+
+    async def generate_text(
+        self, request: TextRequest, *, provider: Provider | None = None
+    ) -> TextResult:
+        """A text/vision call charged to the job (billed failures included)."""
+        return await generate_text(self.platform, self.job.job_id, request, provider=provider)
+
+    async def once(
+        self, scope: str, work: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """A further once-per-job step of this delivery (e.g. arming an approval gate)."""
+        result, _ = await self.platform.idempotency.run_once(
+            f"{scope}#{self.job.job_id}", self.ctx, work
+        )
+        return result
+
+
+Work = Callable[[StageCall[E]], Awaitable[dict[str, Any]]]
+Then = Callable[[StageCall[E], dict[str, Any]], Awaitable[Sequence[Output]]]
+
+
+@dataclass(frozen=True)
+class JobStage(Generic[E]):
+    """A stage of a job's pipeline, declared."""
+
+    name: str  # idempotency scope and the job's ``stage`` while it runs
+    consumes: tuple[type[E], ...]
+    kinds: frozenset[str]  # job kinds it accepts; another kind is a permanent error
+    work: Work[E] | None = None
+    then: Then[E] | None = None
+    emits: tuple[type[EventData], ...] = ()
+    fails_with: tuple[str, ...] = ()  # the error codes it raises itself (documentation)
+    statuses: frozenset[JobStatus] = ACTIVE  # job states it acts on; others are acknowledged
+    on_failure: FailureHookFactory = job_failure_hook
+    scope: str = ""  # the idempotency record's prefix, when it differs from ``name``
+
+    def produces(self) -> set[str]:
+        return {spec_of(m).type for m in self.emits}
+
+    def routes(self, platform: Platform) -> Routes:
+        hook = self.on_failure(platform, self.name)
+
+        async def handle(ctx: MessageContext, event: CloudEvent[Any]) -> None:
+            await run_job_stage(platform, self, ctx, event)
+
+        return {spec_of(m).type: Route(handle, hook) for m in self.consumes}
+
+
+async def guarded_job(platform: Platform, stage: JobStage[Any], data: Any) -> Job | None:
+    """The job the event is about, if the stage may act on it; None (logged) otherwise."""
+    kind = getattr(data, "kind", None)
+    if kind is not None and kind not in stage.kinds:
+        raise PermanentError(f"{stage.name} cannot handle a {kind!r} job", code="bad_kind")
+    job = await platform.jobs.get(data.job_id)
+    if job is None:
+        log.warning("job.unknown", job_id=data.job_id, stage=stage.name)
+        return None
+    if job.tenant_id != data.tenant_id:
+        log.error("job.tenant_mismatch", job_id=data.job_id, stage=stage.name)
+        return None
+    if job.kind not in stage.kinds:
+        raise PermanentError(f"{stage.name} cannot handle a {job.kind!r} job", code="bad_kind")
+    if job.status not in stage.statuses:
+        log.info("job.not_for_stage", job_id=job.job_id, status=job.status.value, stage=stage.name)
+        return None
+    return job
+
+
+async def run_job_stage(
+    platform: Platform, stage: JobStage[E], ctx: MessageContext, event: CloudEvent[Any]
+) -> None:
+    job = await guarded_job(platform, stage, event.data)
+    if job is None:
+        return
+    call = StageCall(platform, ctx, event, event.data, job, stage)
+    result: dict[str, Any] = {}
+    # A finished job's stage only re-does its follow-ups (``statuses`` let it see the job).
+    if stage.work is not None and not job.status.terminal:
+        work = stage.work
+        result = await call.once(stage.scope or stage.name, lambda: work(call))
+    outputs = await stage.then(call, result) if stage.then is not None else ()
+    await deliver_outputs(platform, stage.name, stage.emits, outputs, event, job=job)
+
+
+async def deliver_outputs(
+    platform: Platform,
+    stage: str,
+    emits: tuple[type[EventData], ...],
+    outputs: Sequence[Output],
+    cause: CloudEvent[Any],
+    *,
+    job: Job | None = None,
+    identity: tuple[str, ...] = (),
+    subject: str | None = None,
+) -> None:
+    """Publish a stage's outputs: only declared types, each with an id stable per subject."""
+    events: list[CloudEvent[Any]] = []
+    completions: list[Complete] = []
+    for output in outputs:
+        if isinstance(output, Complete):
+            if JobCompleted not in emits or job is None:
+                raise TypeError(f"stage {stage} does not declare that it completes jobs")
+            completions.append(output)
+            continue
+        if type(output) not in emits:
+            raise TypeError(f"stage {stage} does not declare {type(output).__name__}")
+        spec = spec_of(type(output))
+        about = job.job_id if job is not None else (subject or identity[-1])
+        tenant_id = job.tenant_id if job is not None else getattr(output, "tenant_id", None)
+        parts = (job.job_id,) if job is not None else identity
+        events.append(
+            platform.bus.event(
+                output,
+                subject=about,
+                tenant_id=tenant_id,
+                correlation_id=cause.correlationid,
+                event_id=stable_id("evt", *parts, spec.name),
+            )
+        )
+    await platform.bus.publish_many(events)
+    for done in completions:
+        assert job is not None
+        await complete_job(
+            platform, job.job_id, output_key=done.output_key, message=done.message, data=done.data
+        )
+
+
+Handle = Callable[[Platform, MessageContext, E], Awaitable[Sequence[Output]]]
+DataHook = Callable[[Platform], FailureHook]
+
+
+@dataclass(frozen=True)
+class EventStage(Generic[E]):
+    """A declared stage that is not about one job (e.g. a chat thread's hand-off).
+
+    ``handle`` returns its outputs; the runtime publishes them with ids derived from
+    ``identity(data)`` (what the event is about) and the output's type.
+    """
+
+    name: str
+    consumes: tuple[type[E], ...]
+    handle: Handle[E]
+    identity: Callable[[E], tuple[str, ...]]
+    emits: tuple[type[EventData], ...] = ()
+    fails_with: tuple[str, ...] = ()
+    on_failure: DataHook | None = None
+    subject: Callable[[E], str] | None = None  # the envelope's subject; default identity's last
+
+    def produces(self) -> set[str]:
+        return {spec_of(m).type for m in self.emits}
+
+    def routes(self, platform: Platform) -> Routes:
+        hook = self.on_failure(platform) if self.on_failure is not None else None
+
+        async def handle(ctx: MessageContext, event: CloudEvent[Any]) -> None:
+            outputs = await self.handle(platform, ctx, event.data)
+            await deliver_outputs(
+                platform,
+                self.name,
+                self.emits,
+                outputs,
+                event,
+                identity=self.identity(event.data),
+                subject=self.subject(event.data) if self.subject else None,
+            )
+
+        return {spec_of(m).type: Route(handle, hook) for m in self.consumes}
+
+
+AnyStage = JobStage[Any] | EventStage[Any]
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """A service's composition: the stages it runs, and what it publishes outside stages (the
+    gateway's requests, for instance). Routes and contracts both come from here."""
+
+    name: str
+    stages: tuple[AnyStage, ...] = ()
+    also_emits: tuple[type[EventData], ...] = ()
+
+    def build(self, platform: Platform) -> tuple[Routes, FailureHook]:
+        """The consumer's routes, and the hook for messages no stage could parse (their job
+        fails, as any job whose message can no longer succeed)."""
+        return self.routes(platform), job_failure_hook(platform, self.name)
+
+    def routes(self, platform: Platform) -> Routes:
+        merged: dict[str, Any] = {}
+        for stage in self.stages:
+            for type_, route in stage.routes(platform).items():
+                if type_ in merged:
+                    raise ValueError(f"event type {type_} is handled by two stages of {self.name}")
+                merged[type_] = route
+        return merged
+
+    def consumes(self) -> set[str]:
+        return {spec_of(m).type for s in self.stages for m in s.consumes}
+
+    def produces(self) -> set[str]:
+        out = {spec_of(m).type for m in self.also_emits}
+        for stage in self.stages:
+            out |= stage.produces()
+        if self.stages:  # build()'s hook fails the job of a message that can never succeed
+            out.add(spec_of(JobFailed).type)
+        return out
+
+
+def producers_of(plans: Iterable[ServicePlan]) -> dict[str, list[str]]:
+    """Event type → the services that publish it, as the plans declare."""
+    out: dict[str, list[str]] = {}
+    for plan in plans:
+        for type_ in sorted(plan.produces()):
+            out.setdefault(type_, []).append(plan.name)
+    return out
+
+
+def load_plans(topology: Topology) -> list[ServicePlan]:
+    """Every service's declared plan (``leadmagnet.<service>.handlers.PLAN``), for the contracts."""
+    plans = []
+    for service in topology.services:
+        plan = getattr(importlib.import_module(f"leadmagnet.{service}.handlers"), "PLAN", None)
+        if not isinstance(plan, ServicePlan) or plan.name != service:
+            raise TypeError(f"leadmagnet.{service}.handlers declares no ServicePlan {service!r}")
+        plans.append(plan)
+    return plans

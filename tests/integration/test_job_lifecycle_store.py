@@ -1,0 +1,138 @@
+"""``JobStore`` enforces the job lifecycle (``models.ALLOWED_TRANSITIONS``) with a condition on
+the very UpdateItem that writes the status: a refused move raises ConflictError and leaves the job
+item and its timeline exactly as they were. Needs only the embedded AWS endpoint (no services)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from leadmagnet.common.aws import AwsClients
+from leadmagnet.common.errors import ConflictError
+from leadmagnet.common.ids import new_job_id
+from leadmagnet.common.models import Job, JobStatus, TimelineEvent
+from leadmagnet.common.resources import Resources
+from leadmagnet.common.stores.jobs import JobStore
+
+pytestmark = pytest.mark.integration
+
+S = JobStatus
+
+
+@pytest.fixture
+def jobs(aws: AwsClients) -> JobStore:
+    r = Resources(aws)
+    return JobStore(aws, r.table("jobs"), r.table("job_events"))
+
+
+async def new_job(jobs: JobStore, status: JobStatus = S.PENDING) -> str:
+    job = Job(job_id=new_job_id(), tenant_id="ten_lifecycle", status=status)
+    await jobs.create(job)
+    return job.job_id
+
+
+async def snapshot(jobs: JobStore, job_id: str) -> tuple[dict[str, Any] | None, list[Any]]:
+    item = await jobs.jobs.get({"job_id": job_id})
+    return item, [e.model_dump() for e in await jobs.timeline(job_id)]
+
+
+async def move(jobs: JobStore, job_id: str, status: JobStatus, **kw: Any) -> Job:
+    return await jobs.record(job_id, TimelineEvent.LOG, f"to {status}", status=status, **kw)
+
+
+async def test_a_refused_transition_raises_conflict_and_leaves_the_job_unchanged(
+    jobs: JobStore,
+) -> None:
+    job_id = await new_job(jobs)
+    await move(jobs, job_id, S.PROCESSING)
+    done = await jobs.record(
+        job_id, TimelineEvent.JOB_COMPLETED, "done", status=S.COMPLETED, stage="completed"
+    )
+    assert done.status is S.COMPLETED
+    assert done.completed_at is not None
+    before = await snapshot(jobs, job_id)
+    for target in (S.PROCESSING, S.AWAITING_CALLBACK, S.COMPLETED, S.FAILED):
+        with pytest.raises(ConflictError, match=f"cannot become {target.value}.*it is completed"):
+            await move(jobs, job_id, target, set_fields={"output_key": "stolen"})
+    # fail() is the callers' "fail once" path: None, not an exception, on a finished job
+    assert await jobs.fail(job_id, code="late", message="too late") is None
+    assert await snapshot(jobs, job_id) == before
+
+
+async def test_moves_the_table_refuses_never_reach_the_item(jobs: JobStore) -> None:
+    pending = await new_job(jobs)
+    before = await snapshot(jobs, pending)
+    with pytest.raises(ConflictError, match="it is pending"):
+        await move(jobs, pending, S.COMPLETED)
+    with pytest.raises(ConflictError):
+        await move(jobs, pending, S.AWAITING_CONFIRMATION)
+    assert await snapshot(jobs, pending) == before
+
+    gated = await new_job(jobs)
+    await move(jobs, gated, S.PROCESSING)
+    await move(jobs, gated, S.AWAITING_CALLBACK)
+    before = await snapshot(jobs, gated)
+    with pytest.raises(ConflictError, match="it is awaiting_callback"):
+        await move(jobs, gated, S.PROCESSING)
+    assert await snapshot(jobs, gated) == before
+
+
+async def test_the_documented_paths_go_through(jobs: JobStore) -> None:
+    kit = await new_job(jobs)
+    for status in (S.PROCESSING, S.AWAITING_CONFIRMATION, S.PROCESSING, S.COMPLETED):
+        assert (await move(jobs, kit, status)).status is status
+
+    gate = await new_job(jobs)
+    for status in (S.PROCESSING, S.PROCESSING, S.AWAITING_CALLBACK):
+        await move(jobs, gate, status)
+    failed = await jobs.fail(gate, code="callback_failure", message="rejected")
+    assert failed is not None
+    assert failed.status is S.FAILED
+    assert failed.error_code == "callback_failure"
+    timeline = await jobs.timeline(gate)
+    assert timeline[0].type == TimelineEvent.JOB_CREATED
+    assert timeline[-1].type == TimelineEvent.JOB_FAILED
+    assert [e.seq for e in timeline] == list(range(1, len(timeline) + 1))
+
+    fails_at_once = await new_job(jobs)
+    assert await jobs.fail(fails_at_once, code="enqueue_failed", message="no topic") is not None
+
+
+async def test_expected_status_narrows_the_allowed_predecessors(jobs: JobStore) -> None:
+    job_id = await new_job(jobs)
+    await move(jobs, job_id, S.PROCESSING)
+    before = await snapshot(jobs, job_id)
+    # processing may become processing, but the caller (a confirmation) expects to find the kit
+    # awaiting confirmation: refused, unchanged
+    with pytest.raises(ConflictError, match="cannot become processing"):
+        await move(jobs, job_id, S.PROCESSING, expected_status={S.AWAITING_CONFIRMATION})
+    # an expectation the table can never satisfy is refused without a write
+    with pytest.raises(ConflictError):
+        await move(jobs, job_id, S.AWAITING_CALLBACK, expected_status={S.PENDING})
+    assert await snapshot(jobs, job_id) == before
+    gate = await move(jobs, job_id, S.AWAITING_CALLBACK, expected_status={S.PENDING, S.PROCESSING})
+    assert gate.status is S.AWAITING_CALLBACK
+
+
+async def test_entries_without_a_status_change_are_not_transitions(jobs: JobStore) -> None:
+    job_id = await new_job(jobs, S.AWAITING_CONFIRMATION)
+    noted = await jobs.record(job_id, TimelineEvent.JOB_GENERATING, "still waiting")
+    assert noted.status is S.AWAITING_CONFIRMATION
+    await move(jobs, job_id, S.FAILED)
+    with pytest.raises(ConflictError, match="final state"):
+        await jobs.record(job_id, TimelineEvent.REPORT_GENERATED, "late")
+    await jobs.log(job_id, "a note after the end is kept")
+    await jobs.record(job_id, TimelineEvent.WEBHOOK_DELIVERED, "200", allow_terminal=True)
+    # allow_terminal is for notes: it never lets a status leave a terminal state
+    with pytest.raises(ConflictError):
+        await move(jobs, job_id, S.PROCESSING, allow_terminal=True)
+    job = await jobs.require(job_id)
+    assert job.status is S.FAILED
+    assert [e.type for e in await jobs.timeline(job_id)][-2:] == ["log", "webhook.delivered"]
+
+
+async def test_an_unknown_job_is_a_conflict(jobs: JobStore) -> None:
+    with pytest.raises(ConflictError):
+        await move(jobs, new_job_id(), S.PROCESSING)
+    assert await jobs.fail(new_job_id(), code="x", message="y") is None
