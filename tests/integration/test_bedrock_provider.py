@@ -17,7 +17,6 @@ from PIL import Image
 
 from leadmagnet.common.aws import AwsClients
 from leadmagnet.common.errors import InvalidOutputError, PermanentError, TransientError
-from leadmagnet.common.leads.models import LeadSummary
 from leadmagnet.common.models import Workflow
 from leadmagnet.common.products import ProductAnalysis, ProductCopy, ProductPreferences
 from leadmagnet.common.providers import BedrockProvider, Providers, create_providers
@@ -25,6 +24,7 @@ from leadmagnet.common.providers.base import ImageInput, ImageRequest, TextReque
 from leadmagnet.common.providers.bedrock import price_key, tool_schema
 from leadmagnet.common.providers.pricing import load_prices
 from leadmagnet.common.settings import Settings
+from leadmagnet.flows.leads.models import LeadSummary
 from leadmagnet.reporter.flows.funnel_agent import FunnelAnswer
 from leadmagnet.reporter.flows.lead_magnet_prompt import build_report_request
 from leadmagnet.reporter.flows.product_copy import copy_request

@@ -19,8 +19,8 @@ from PIL import Image
 
 from leadmagnet.cli.demo import Demo
 from leadmagnet.common.aws import AwsClients
-from leadmagnet.common.leads.store import thread_key
 from leadmagnet.common.platform import Platform
+from leadmagnet.common.stores.leads import thread_key
 from leadmagnet.testing.client import GatewayClient
 from leadmagnet.testing.mailbox import parse, sent_raw_emails
 

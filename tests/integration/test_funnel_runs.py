@@ -17,11 +17,11 @@ import pytest
 
 from leadmagnet.cli.demo import seed_demo
 from leadmagnet.common.events.runs import ImageElementResult, RunImagesProcessed, RunRequested
-from leadmagnet.common.funnels import FunnelSettings, find_image_elements, structure_mismatch
 from leadmagnet.common.ids import stable_id
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers.base import Usage
 from leadmagnet.common.providers.pricing import load_prices
+from leadmagnet.flows.funnels import FunnelSettings, find_image_elements, structure_mismatch
 from leadmagnet.testing.casing import mixed_casings
 from leadmagnet.testing.client import GatewayClient
 from leadmagnet.testing.fake_llm import FakeLLMServer

@@ -20,10 +20,10 @@ from PIL import Image
 
 from leadmagnet.cli.demo import Demo
 from leadmagnet.common.aws import AwsClients
-from leadmagnet.common.kitflow import finish_branch
 from leadmagnet.common.models import Job, JobStatus
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import LIMITS, LIST_LIMITS, PRODUCT_KIND
+from leadmagnet.flows.kitflow import finish_branch
 from leadmagnet.testing.client import GatewayClient
 from leadmagnet.testing.fake_llm import FakeLLMServer
 from leadmagnet.testing.kits import KitClient, product_photo, sample_analysis, short_copy

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from leadmagnet.common.funnels import (
+from leadmagnet.common.providers.base import CallCost, Usage
+from leadmagnet.common.providers.pricing import load_prices
+from leadmagnet.flows.funnels import (
     FunnelSettings,
     find_image_elements,
     format_path,
@@ -17,8 +19,6 @@ from leadmagnet.common.funnels import (
     set_path,
     structure_mismatch,
 )
-from leadmagnet.common.providers.base import CallCost, Usage
-from leadmagnet.common.providers.pricing import load_prices
 from leadmagnet.reporter.flows.funnel_agent import agent_request, offline_answer
 
 FUNNEL = {
@@ -224,7 +224,7 @@ def test_offline_agent_keeps_every_identifier() -> None:
 
 
 def _spec():  # type: ignore[no-untyped-def]
-    from leadmagnet.common.funnels import RunSpec
+    from leadmagnet.flows.funnels import RunSpec
 
     # A brand guide containing a fenced JSON block must not confuse the offline agent.
     guide = 'Colours #112233.\n```json\n{"not": "the funnel"}\n```'

@@ -8,15 +8,15 @@ from email import policy
 
 import pytest
 
-from leadmagnet.common.leads.contact import enforce_customer_contact, extract_contact, phones_in
-from leadmagnet.common.leads.models import (
+from leadmagnet.common.providers.offline import OfflineProvider
+from leadmagnet.flows.leads.contact import enforce_customer_contact, extract_contact, phones_in
+from leadmagnet.flows.leads.models import (
     AttachmentRef,
     ChatChannel,
     ChatMessage,
     LeadSummary,
     Transcript,
 )
-from leadmagnet.common.providers.offline import OfflineProvider
 from leadmagnet.notifier.flows.lead_mime import Attachment, build_lead_email, subject_text
 from leadmagnet.reporter.flows.lead_summary import summary_request
 

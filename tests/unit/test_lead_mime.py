@@ -1,8 +1,8 @@
 import email
 from email import policy
 
-from leadmagnet.common.leads.contact import extract_contact
-from leadmagnet.common.leads.models import ChatMessage, LeadSummary, Transcript
+from leadmagnet.flows.leads.contact import extract_contact
+from leadmagnet.flows.leads.models import ChatMessage, LeadSummary, Transcript
 from leadmagnet.notifier.flows.lead_mime import Attachment, build_lead_email
 
 SUMMARY = LeadSummary(handoff_ready=True, name="Sam <b>", phone="+15551234567", summary="Seats.")

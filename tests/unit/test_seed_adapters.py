@@ -14,9 +14,9 @@ from leadmagnet.common.consumer import run_log_context
 from leadmagnet.common.events import CloudEvent
 from leadmagnet.common.events.jobs import ArtifactRef, JobCompleted, JobFailed
 from leadmagnet.common.events.runs import RunRequested
-from leadmagnet.common.jobfiles import _dumps, file_keys, visible_files
 from leadmagnet.common.logging import _message_processor
 from leadmagnet.common.models import CallbackGate, Job, JobStatus, Workflow
+from leadmagnet.flows.jobfiles import _dumps, file_keys, visible_files
 from leadmagnet.notifier.flows.webhooks import webhook_body
 
 AT = datetime(2026, 11, 29, 9, 55, 59, 361407, tzinfo=UTC)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from leadmagnet.common.ids import random_id
-from leadmagnet.common.leads.models import ChatChannel
 from leadmagnet.common.models import Form, FormField, Workflow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.webhooks import new_secret
+from leadmagnet.flows.leads.models import ChatChannel
 
 DEMO_TEMPLATE = """<!doctype html>
 <html lang="en">

@@ -172,8 +172,8 @@ def _dlq(args: argparse.Namespace) -> int:
 def _jobs_show(args: argparse.Namespace) -> int:
     import json
 
-    from leadmagnet.common.jobfiles import execution_log
     from leadmagnet.common.money import micros_to_usd
+    from leadmagnet.flows.jobfiles import execution_log
 
     async def work(p: Any) -> int:
         job = await p.jobs.get(args.job_id)

@@ -31,9 +31,9 @@ import structlog
 
 from .errors import LeadmagnetError, PermanentError, TransientError
 from .events import CloudEvent, PoisonMessage, parse_event
-from .funnels import RUN_KIND
 from .idempotency import AlreadyInProgress
 from .logging import get_logger
+from .models import RUN_KIND
 from .resources import Resources
 from .topology import Queue
 

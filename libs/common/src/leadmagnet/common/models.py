@@ -28,6 +28,12 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+# Job kinds: one per flow (lead magnet, seed 001's funnel runs, seed 002's product kits).
+LEAD_MAGNET_KIND = "lead_magnet"
+RUN_KIND = "funnel_rewrite"
+PRODUCT_KIND = "product_marketing"
+
+
 class JobStatus(StrEnum):
     """A job's lifecycle state; ``ALLOWED_TRANSITIONS`` says which state may follow which."""
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .aws import AwsClients
 from .bus import EventBus
 from .dlq import DeadLetters
 from .idempotency import IdempotencyStore
-from .leads.store import LeadStore
-from .leads.transcripts import ChatKitTranscripts
 from .netguard import SafeHttp
 from .resources import Resources
 from .secret_cache import SecretCache
@@ -26,10 +24,13 @@ from .stores import (
     WorkflowStore,
 )
 from .stores.callback_tokens import CallbackTokenStore
+from .stores.leads import LeadStore
 from .topology import Topology
 
 if TYPE_CHECKING:
     from .providers import Providers
+
+T = TypeVar("T")
 
 
 class Platform:
@@ -62,14 +63,15 @@ class Platform:
         self.dead_letters = DeadLetters(aws, r)
         self._providers: Providers | None = None
         self._http: SafeHttp | None = None
-        self._chatkit: ChatKitTranscripts | None = None
+        self._shared: dict[str, Any] = {}
 
-    @property
-    def chatkit(self) -> ChatKitTranscripts:
-        """ChatKit thread reader (official SDK), for channels whose transcripts live there."""
-        if self._chatkit is None:
-            self._chatkit = ChatKitTranscripts(self.settings)
-        return self._chatkit
+    def shared(self, key: str, build: Callable[[Settings], T]) -> T:
+        """A per-process object a flow builds on first use (an SDK client): the ground floor
+        keeps it and closes it (``aclose``) with the platform, without knowing what it is."""
+        if key not in self._shared:
+            self._shared[key] = build(self.settings)
+        value: T = self._shared[key]
+        return value
 
     @property
     def http(self) -> SafeHttp:
@@ -96,8 +98,10 @@ class Platform:
             await self._providers.aclose()
         if self._http is not None:
             await self._http.aclose()
-        if self._chatkit is not None:
-            await self._chatkit.aclose()
+        for value in self._shared.values():
+            close = getattr(value, "aclose", None)
+            if close is not None:
+                await close()
 
     @classmethod
     @asynccontextmanager

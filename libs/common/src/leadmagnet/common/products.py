@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import palette
 from .errors import PermanentError
+from .models import PRODUCT_KIND as PRODUCT_KIND  # re-exported: the kit flow names it here
 
-PRODUCT_KIND = "product_marketing"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 UPLOAD_URL_SECONDS = 300
 ALLOWED_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}

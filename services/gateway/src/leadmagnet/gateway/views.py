@@ -7,8 +7,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
-from leadmagnet.common.funnels import camel_settings
-from leadmagnet.common.jobfiles import visible_files
 from leadmagnet.common.models import (
     CallbackGate,
     DocumentVersion,
@@ -22,6 +20,8 @@ from leadmagnet.common.money import micros_to_usd
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers.base import Usage
 from leadmagnet.common.stores.jobs import delivers, visible_data
+from leadmagnet.flows.funnels import camel_settings
+from leadmagnet.flows.jobfiles import visible_files
 
 
 class ArtifactView(BaseModel):

@@ -27,7 +27,6 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from leadmagnet.common.kitflow import kit_assets
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobStatus
 from leadmagnet.common.platform import Platform
@@ -39,6 +38,7 @@ from leadmagnet.common.products import (
     ProductPreferences,
 )
 from leadmagnet.common.stores.jobs import delivers
+from leadmagnet.flows.kitflow import kit_assets
 
 from ..api import ErrorDetail, HTTPError, error_response, loads_request_json, read_body
 from ..progress import progress_of, steps_for

@@ -13,14 +13,6 @@ from pydantic import Field, ValidationError
 
 from leadmagnet.common.dynamo import StorableObject
 from leadmagnet.common.errors import LeadmagnetError, PermanentError
-from leadmagnet.common.funnels import (
-    MAX_BRAND_GUIDE_CHARS,
-    MAX_FUNNEL_JSON_BYTES,
-    MAX_IMAGE_ELEMENTS,
-    FunnelSettings,
-    camel_settings,
-    find_image_elements,
-)
 from leadmagnet.common.ids import random_id
 from leadmagnet.common.models import (
     FIELD_NAME,
@@ -38,6 +30,14 @@ from leadmagnet.common.models import (
 from leadmagnet.common.netguard import resolve_checked
 from leadmagnet.common.rendering import check_template
 from leadmagnet.common.webhooks import new_secret
+from leadmagnet.flows.funnels import (
+    MAX_BRAND_GUIDE_CHARS,
+    MAX_FUNNEL_JSON_BYTES,
+    MAX_IMAGE_ELEMENTS,
+    FunnelSettings,
+    camel_settings,
+    find_image_elements,
+)
 
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict, bounded_int, validation_details
 from ..views import (

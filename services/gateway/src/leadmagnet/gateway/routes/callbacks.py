@@ -18,10 +18,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from leadmagnet.common.callbacks import resume
 from leadmagnet.common.models import DEFAULT_STATUS_MAP
 from leadmagnet.common.stores.callback_tokens import CallbackToken
 from leadmagnet.common.webhooks import WebhookVerificationError, verify
+from leadmagnet.flows.gates import resume
 
 from ..api import ApiContext, ErrorDetail, HTTPError, authenticate
 from .registry import api

@@ -26,11 +26,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from leadmagnet.common.dlq import DeadLetter
-from leadmagnet.common.leads.models import LeadState
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, utcnow
 from leadmagnet.common.money import micros_to_usd
 from leadmagnet.common.products import PRODUCT_KIND
+from leadmagnet.flows.leads.models import LeadState
 
 from ..api import ApiContext, Strict
 from .registry import api

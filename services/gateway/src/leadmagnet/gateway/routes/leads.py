@@ -23,17 +23,18 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from leadmagnet.common.events.leads import LeadRequested
 from leadmagnet.common.formcheck import EMAIL
-from leadmagnet.common.leads.contact import extract_contact
-from leadmagnet.common.leads.models import (
+from leadmagnet.common.logging import get_logger
+from leadmagnet.common.models import utcnow
+from leadmagnet.common.sniff import sniff
+from leadmagnet.flows.leads.contact import extract_contact
+from leadmagnet.flows.leads.models import (
     THREAD_ID,
     ChatChannel,
     ChatMessage,
     Transcript,
     TriggerReason,
 )
-from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import utcnow
-from leadmagnet.common.sniff import sniff
+from leadmagnet.flows.leads.transcripts import chatkit_of
 
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict, read_body
 from .registry import api
@@ -218,7 +219,7 @@ async def trigger_lead(ctx: ApiContext) -> JSONResponse:
     if body.messages is not None:
         transcript = Transcript(thread_id=body.thread_id, messages=body.messages)
     elif channel.transcript_source == "chatkit":
-        transcript = await platform.chatkit.fetch(body.thread_id)
+        transcript = await chatkit_of(platform).fetch(body.thread_id)
     else:
         raise HTTPError(
             422,

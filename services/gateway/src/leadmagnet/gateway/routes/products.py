@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 from leadmagnet.common.errors import ConflictError
 from leadmagnet.common.events.products import ProductConfirmed, ProductRequested
 from leadmagnet.common.ids import new_job_id
-from leadmagnet.common.kitflow import publish_progress
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobStatus
 from leadmagnet.common.platform import Platform
@@ -28,6 +27,7 @@ from leadmagnet.common.products import (
     ProductPreferences,
     safe_filename,
 )
+from leadmagnet.flows.kitflow import publish_progress
 
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict
 from ..enqueue import publish_first_event

@@ -15,16 +15,16 @@ from pydantic import BaseModel, Field
 
 from leadmagnet.common.errors import NotFoundError
 from leadmagnet.common.events.runs import RunRequested
-from leadmagnet.common.funnels import (
+from leadmagnet.common.ids import random_id
+from leadmagnet.common.logging import get_logger
+from leadmagnet.common.models import MAX_VERSION, RESOURCE_ID, Job
+from leadmagnet.common.stores.jobs import delivers, template_ref, visible_data
+from leadmagnet.flows.funnels import (
     RUN_KIND,
     FunnelSettings,
     ImageFailurePolicy,
     run_cost_breakdown,
 )
-from leadmagnet.common.ids import random_id
-from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import MAX_VERSION, RESOURCE_ID, Job
-from leadmagnet.common.stores.jobs import delivers, template_ref, visible_data
 
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict
 from ..enqueue import publish_first_event

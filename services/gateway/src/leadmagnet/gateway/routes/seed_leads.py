@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import JSONResponse
 
-from leadmagnet.common.leads.models import THREAD_ID, ChatMessage, TriggerReason
+from leadmagnet.flows.leads.models import THREAD_ID, ChatMessage, TriggerReason
 
 from ..api import (
     ApiContext,

@@ -19,7 +19,10 @@ from typing import Any
 
 from leadmagnet.common.errors import LeadmagnetError, PermanentError, TransientError
 from leadmagnet.common.events.runs import ImageElementResult, RunImagesProcessed, RunRequested
-from leadmagnet.common.funnels import (
+from leadmagnet.common.models import Job, JobStatus
+from leadmagnet.common.providers.base import CallCost, ImageRequest, Usage
+from leadmagnet.common.stages import JobStage, Output, StageCall
+from leadmagnet.flows.funnels import (
     MAX_IMAGE_ELEMENTS,
     RUN_KIND,
     ImageElement,
@@ -27,9 +30,6 @@ from leadmagnet.common.funnels import (
     find_image_elements,
     load_run_spec,
 )
-from leadmagnet.common.models import Job, JobStatus
-from leadmagnet.common.providers.base import CallCost, ImageRequest, Usage
-from leadmagnet.common.stages import JobStage, Output, StageCall
 
 STAGE = "images"
 _HEX = re.compile(r"#[0-9a-fA-F]{6}\b")

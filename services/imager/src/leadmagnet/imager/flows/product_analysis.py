@@ -16,7 +16,6 @@ from typing import Any
 from leadmagnet.common.errors import LeadmagnetError
 from leadmagnet.common.events.products import JobProgress, ProductConfirmed, ProductRequested
 from leadmagnet.common.jobflow import generate_text
-from leadmagnet.common.kitflow import kit_failure_hook, report_progress
 from leadmagnet.common.models import Job, JobStatus
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import (
@@ -29,6 +28,7 @@ from leadmagnet.common.products import (
 )
 from leadmagnet.common.providers.base import ImageInput, TextRequest
 from leadmagnet.common.stages import JobStage, Output, StageCall
+from leadmagnet.flows.kitflow import kit_failure_hook, report_progress
 
 STAGE = "analysis"
 VISION_SIDE = 1568  # longest side sent to the vision model (larger only costs tokens)

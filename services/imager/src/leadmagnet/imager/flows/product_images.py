@@ -25,7 +25,6 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from leadmagnet.common import creatives
-from leadmagnet.common.kitflow import branch_stage, report_progress
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job
 from leadmagnet.common.offline_copy import MARKER, draft_copy
@@ -42,6 +41,7 @@ from leadmagnet.common.products import (
 )
 from leadmagnet.common.providers.base import ImageInput, ImageRequest
 from leadmagnet.common.providers.offline import image_cost
+from leadmagnet.flows.kitflow import branch_stage, report_progress
 
 log = get_logger()
 

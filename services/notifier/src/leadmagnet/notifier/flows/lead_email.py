@@ -15,12 +15,12 @@ from botocore.exceptions import ClientError
 
 from leadmagnet.common.consumer import FailedMessage, FailureHook, MessageContext
 from leadmagnet.common.events.leads import LeadReady, LeadSent
-from leadmagnet.common.leads.contact import enforce_customer_contact
-from leadmagnet.common.leads.models import LeadSummary, Transcript, safe_filename
 from leadmagnet.common.logging import get_logger, mask_email
 from leadmagnet.common.models import utcnow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.stages import EventStage, Output
+from leadmagnet.flows.leads.contact import enforce_customer_contact
+from leadmagnet.flows.leads.models import LeadSummary, Transcript, safe_filename
 
 from .lead_mime import Attachment, build_lead_email
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from leadmagnet.common.leads.models import ChatMessage, LeadSummary, Transcript, attachment_label
+from leadmagnet.flows.leads.models import ChatMessage, LeadSummary, Transcript, attachment_label
 
 
 @dataclass

@@ -13,14 +13,14 @@ from leadmagnet.common.consumer import FailedMessage, FailureHook
 from leadmagnet.common.errors import ConflictError, TransientError
 from leadmagnet.common.events import CloudEvent
 from leadmagnet.common.events.jobs import JobCompleted, JobFailed
-from leadmagnet.common.funnels import RUN_KIND
-from leadmagnet.common.jobfiles import write_job_files
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import TERMINAL_STATUSES, WebhookFormat, Workflow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import PRODUCT_KIND
 from leadmagnet.common.stages import JobStage, Output, StageCall
 from leadmagnet.common.webhooks import signed_headers
+from leadmagnet.flows.funnels import RUN_KIND
+from leadmagnet.flows.jobfiles import write_job_files
 
 log = get_logger()
 

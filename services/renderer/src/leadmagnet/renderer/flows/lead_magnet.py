@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadmagnet.common.callbacks import arm_gate, check_deadline, open_gate
 from leadmagnet.common.consumer import MessageContext
 from leadmagnet.common.errors import NotFoundError, PermanentError
 from leadmagnet.common.events.jobs import CallbackDeadline, JobCompleted, JobFailed, ReportGenerated
@@ -16,6 +15,7 @@ from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobStatus, Workflow, utcnow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.stages import ACTIVE, Complete, EventStage, JobStage, Output, StageCall
+from leadmagnet.flows.gates import arm_gate, check_deadline, open_gate
 
 from ..pool import pool_for
 

@@ -18,7 +18,11 @@ from pydantic import BaseModel, Field
 from leadmagnet.common.errors import PermanentError
 from leadmagnet.common.events.jobs import JobCompleted
 from leadmagnet.common.events.runs import RunImagesProcessed
-from leadmagnet.common.funnels import (
+from leadmagnet.common.models import JobStatus
+from leadmagnet.common.providers import register_offline_builder
+from leadmagnet.common.providers.base import TextRequest
+from leadmagnet.common.stages import Complete, JobStage, Output, StageCall
+from leadmagnet.flows.funnels import (
     RUN_KIND,
     Path,
     RunSpec,
@@ -30,10 +34,6 @@ from leadmagnet.common.funnels import (
     set_path,
     structure_mismatch,
 )
-from leadmagnet.common.models import JobStatus
-from leadmagnet.common.providers import register_offline_builder
-from leadmagnet.common.providers.base import TextRequest
-from leadmagnet.common.stages import Complete, JobStage, Output, StageCall
 
 STAGE = "agent"
 FUNNEL_MARKER = "FUNNEL JSON (rewrite this):"

@@ -15,14 +15,14 @@ from typing import Any
 from leadmagnet.common.consumer import FailedMessage, FailureHook, MessageContext
 from leadmagnet.common.errors import LeadmagnetError, TransientError
 from leadmagnet.common.events.leads import LeadReady, LeadRequested
-from leadmagnet.common.leads.contact import emails_in, enforce_customer_contact, phones_in
-from leadmagnet.common.leads.models import ChatChannel, LeadSummary, Transcript
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import utcnow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
 from leadmagnet.common.stages import EventStage, Output
+from leadmagnet.flows.leads.contact import emails_in, enforce_customer_contact, phones_in
+from leadmagnet.flows.leads.models import ChatChannel, LeadSummary, Transcript
 
 log = get_logger()
 

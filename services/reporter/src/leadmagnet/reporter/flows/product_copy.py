@@ -15,7 +15,6 @@ from typing import Any
 
 from leadmagnet.common.errors import PermanentError
 from leadmagnet.common.jobflow import generate_text
-from leadmagnet.common.kitflow import branch_stage, report_progress
 from leadmagnet.common.models import Job
 from leadmagnet.common.offline_copy import OFFLINE_NOTE, draft_copy
 from leadmagnet.common.platform import Platform
@@ -31,6 +30,7 @@ from leadmagnet.common.products import (
 )
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
+from leadmagnet.flows.kitflow import branch_stage, report_progress
 
 BRANCH = "copy"
 GENERIC_ANALYSIS: dict[str, Any] = {

@@ -14,16 +14,57 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..aws import AwsClients
 from ..dynamo import DynamoTable, deserialize, is_conditional_failure, parse_all_stored, values
 from ..errors import ConflictError
 from ..models import utcnow
 from ..settings import Settings
-from .models import ChatChannel, LeadState
+
+
+class ChatChannel(BaseModel):
+    """A website chat of a tenant: where its leads go and where transcripts come from."""
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    tenant_id: str
+    business_name: str = Field(min_length=1, max_length=200)
+    owner_email: str = Field(max_length=254)
+    transcript_source: Literal["request", "chatkit"] = "request"
+    instructions: str = Field(
+        "", max_length=4000, description="What this business needs before a hand-off is ready."
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+LeadStatus = Literal["pending", "sending", "sent", "error"]
+
+
+class LeadState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    thread_key: str
+    tenant_id: str
+    thread_id: str
+    channel: str
+    status: LeadStatus = "pending"
+    last_reason: str | None = None
+    missing: list[str] = Field(default_factory=list)
+    ses_message_id: str | None = None
+    error: str | None = None
+    error_until: int | None = Field(None, description="Epoch seconds: cool-down after a failure.")
+    lease_until: int | None = None
+    lease_owner: str | None = None
+    triggers: int = 0
+    cost_micros: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    ttl: int | None = None
+
 
 DAY = 86_400
 

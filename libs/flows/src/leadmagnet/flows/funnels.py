@@ -16,15 +16,15 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import PermanentError
-from .models import Job
-from .money import MICROS_PER_USD
-from .providers.base import CallCost
+from leadmagnet.common.errors import PermanentError
+from leadmagnet.common.models import RUN_KIND as RUN_KIND  # re-exported: the run flow names it here
+from leadmagnet.common.models import Job
+from leadmagnet.common.money import MICROS_PER_USD
+from leadmagnet.common.providers.base import CallCost
 
 if TYPE_CHECKING:  # platform.py must not import flow helpers
-    from .platform import Platform
+    from leadmagnet.common.platform import Platform
 
-RUN_KIND = "funnel_rewrite"
 MAX_IMAGE_ELEMENTS = 50
 MAX_FUNNEL_JSON_BYTES = 200_000  # a template is one DynamoDB item (400 KB) with its brand guide
 MAX_BRAND_GUIDE_CHARS = 100_000

@@ -10,8 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..events.leads import LeadSummaryData
-from ..models import utcnow
+from leadmagnet.common.events.leads import LeadSummaryData
+from leadmagnet.common.stores.leads import ChatChannel as ChatChannel  # re-exported
+from leadmagnet.common.stores.leads import LeadState as LeadState  # re-exported
+from leadmagnet.common.stores.leads import LeadStatus as LeadStatus  # re-exported
 
 THREAD_ID = r"^[A-Za-z0-9_-]{4,128}$"
 TriggerReason = Literal["idle", "pagehide", "chat_closed"]
@@ -99,44 +101,5 @@ class Transcript(BaseModel):
         return "\n".join(lines)
 
 
-class ChatChannel(BaseModel):
-    """A website chat of a tenant: where its leads go and where transcripts come from."""
-
-    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
-    tenant_id: str
-    business_name: str = Field(min_length=1, max_length=200)
-    owner_email: str = Field(max_length=254)
-    transcript_source: Literal["request", "chatkit"] = "request"
-    instructions: str = Field(
-        "", max_length=4000, description="What this business needs before a hand-off is ready."
-    )
-    created_at: datetime = Field(default_factory=utcnow)
-
-
 class LeadSummary(LeadSummaryData):
     """The summary model's structured answer (the event payload model, validated as output)."""
-
-
-LeadStatus = Literal["pending", "sending", "sent", "error"]
-
-
-class LeadState(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    thread_key: str
-    tenant_id: str
-    thread_id: str
-    channel: str
-    status: LeadStatus = "pending"
-    last_reason: str | None = None
-    missing: list[str] = Field(default_factory=list)
-    ses_message_id: str | None = None
-    error: str | None = None
-    error_until: int | None = Field(None, description="Epoch seconds: cool-down after a failure.")
-    lease_until: int | None = None
-    lease_owner: str | None = None
-    triggers: int = 0
-    cost_micros: int = 0
-    updated_at: datetime = Field(default_factory=utcnow)
-    sent_at: datetime | None = None
-    ttl: int | None = None

@@ -18,10 +18,10 @@ import json
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from .models import Job, JobEvent, JobStatus
+from leadmagnet.common.models import Job, JobEvent, JobStatus
 
 if TYPE_CHECKING:  # platform.py imports this module
-    from .platform import Platform
+    from leadmagnet.common.platform import Platform
 
 
 def result_key(tenant_id: str, job_id: str) -> str:

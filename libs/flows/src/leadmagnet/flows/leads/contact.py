@@ -17,10 +17,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .models import Transcript
+from leadmagnet.flows.leads.models import Transcript
 
 if TYPE_CHECKING:
-    from .models import LeadSummary
+    from leadmagnet.flows.leads.models import LeadSummary
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # A run of digits with phone separators (space, dot, dash, parentheses), optionally "+"-prefixed.

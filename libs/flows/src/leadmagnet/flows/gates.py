@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
-from .errors import ConflictError, PermanentError
-from .events import message_attributes
-from .events.jobs import CallbackDeadline
-from .ids import stable_id
-from .jobflow import complete_job, fail_job
-from .logging import get_logger
-from .models import CallbackGate, Job, JobStatus, OutboundCall, utcnow
-from .platform import Platform
-from .stores.callback_tokens import CallbackToken
+from leadmagnet.common.errors import ConflictError, PermanentError
+from leadmagnet.common.events import message_attributes
+from leadmagnet.common.events.jobs import CallbackDeadline
+from leadmagnet.common.ids import stable_id
+from leadmagnet.common.jobflow import complete_job, fail_job
+from leadmagnet.common.logging import get_logger
+from leadmagnet.common.models import CallbackGate, Job, JobStatus, OutboundCall, utcnow
+from leadmagnet.common.platform import Platform
+from leadmagnet.common.stores.callback_tokens import CallbackToken
 
 log = get_logger()
 

@@ -9,10 +9,11 @@ from typing import Any, Protocol
 
 import openai
 
-from ..errors import LeadmagnetError
-from ..providers.errors import map_sdk_error
-from ..settings import Settings
-from .models import AttachmentRef, ChatMessage, Transcript
+from leadmagnet.common.errors import LeadmagnetError
+from leadmagnet.common.platform import Platform
+from leadmagnet.common.providers.errors import map_sdk_error
+from leadmagnet.common.settings import Settings
+from leadmagnet.flows.leads.models import AttachmentRef, ChatMessage, Transcript
 
 MAX_ITEMS = 500
 _ATTACHMENT_URL = re.compile(r"/v1/attachments/(att_[A-Za-z0-9_-]{16,64})")
@@ -73,3 +74,8 @@ def _to_message(item: Any) -> ChatMessage | None:
 
 
 __all__ = ["ChatKitTranscripts", "LeadmagnetError", "TranscriptSource"]
+
+
+def chatkit_of(platform: Platform) -> ChatKitTranscripts:
+    """The process's ChatKit reader (built on first use, closed with the platform)."""
+    return platform.shared("chatkit", ChatKitTranscripts)

@@ -12,20 +12,25 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from .consumer import FailedMessage, FailureHook
-from .dynamo import values
-from .errors import ConflictError
-from .events.jobs import JobCompleted
-from .events.products import GeneratedAssets, JobProgress, ProductConfirmed, ProgressType
-from .ids import stable_id
-from .jobflow import complete_job, job_failure_hook, withdraw_deliverables
-from .logging import get_logger
-from .models import Job, JobStatus, utcnow
-from .products import BRANCHES, PRODUCT_KIND, ProductPreferences, kit_asset_keys
-from .stages import JobStage, Output, StageCall
+from leadmagnet.common.consumer import FailedMessage, FailureHook
+from leadmagnet.common.dynamo import values
+from leadmagnet.common.errors import ConflictError
+from leadmagnet.common.events.jobs import JobCompleted
+from leadmagnet.common.events.products import (
+    GeneratedAssets,
+    JobProgress,
+    ProductConfirmed,
+    ProgressType,
+)
+from leadmagnet.common.ids import stable_id
+from leadmagnet.common.jobflow import complete_job, job_failure_hook, withdraw_deliverables
+from leadmagnet.common.logging import get_logger
+from leadmagnet.common.models import Job, JobStatus, utcnow
+from leadmagnet.common.products import BRANCHES, PRODUCT_KIND, ProductPreferences, kit_asset_keys
+from leadmagnet.common.stages import JobStage, Output, StageCall
 
 if TYPE_CHECKING:
-    from .platform import Platform
+    from leadmagnet.common.platform import Platform
 
 log = get_logger()
 
