@@ -92,6 +92,8 @@ async def run(jobs: int = 192, concurrency: int = 64, llm_seconds: float = 2.0) 
             "OPENAI_BASE_URL": llm.base_url,
             "LLM_MAX_RETRIES": "0",
             "CONSUMER_CONCURRENCY": str(concurrency),
+            # one tenant's backlog: its model-call limit must not be what is measured
+            "TENANT_MODEL_CONCURRENCY": str(concurrency),
             "CONSUMER_POLLERS": "2",
             "SQS_WAIT_TIME_SECONDS": "1",
         }

@@ -12,9 +12,11 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from leadmagnet.common.aws import AwsClients
+from leadmagnet.common.platform import Platform
 from leadmagnet.common.settings import Settings
 from leadmagnet.testing import stackenv
 from leadmagnet.testing.moto_server import DUMMY_CREDENTIALS, moto_server
@@ -73,3 +75,22 @@ def output_dir(request: pytest.FixtureRequest) -> Path:
     path = REPO_ROOT / "test-output" / request.node.name.replace("/", "_")[:80]
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+async def platform(bootstrapped: Settings) -> AsyncIterator[Platform]:
+    async with Platform.open(bootstrapped, "tests") as p:
+        yield p
+
+
+@pytest.fixture
+async def gw(bootstrapped: Settings, platform: Platform) -> AsyncIterator[httpx2.AsyncClient]:
+    """The gateway app in process (no workers, no port), with the test's Platform."""
+    from leadmagnet.gateway.app import create_app
+
+    app = create_app(bootstrapped, platform)
+    app.state.platform = platform  # what the lifespan does, without a second Platform
+    # raise_app_exceptions=False: a crash must show as the 500 a client would get.
+    transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
+        yield c

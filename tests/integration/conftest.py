@@ -55,12 +55,6 @@ def stack(
 
 
 @pytest.fixture
-async def platform(bootstrapped: Settings) -> AsyncIterator[Platform]:
-    async with Platform.open(bootstrapped, "tests") as p:
-        yield p
-
-
-@pytest.fixture
 async def api(stack: ServiceStack) -> AsyncIterator[GatewayClient]:
     async with httpx2.AsyncClient(timeout=30) as client:
         yield GatewayClient(stack.gateway_url, client)
@@ -72,19 +66,6 @@ async def demo(platform: Platform) -> Demo:
     import secrets
 
     return await seed_demo(platform, slug=f"demo-{secrets.token_hex(4)}")
-
-
-@pytest.fixture
-async def gw(bootstrapped: Settings, platform: Platform) -> AsyncIterator[httpx2.AsyncClient]:
-    """The gateway app in process (no workers, no port), with the test's Platform."""
-    from leadmagnet.gateway.app import create_app
-
-    app = create_app(bootstrapped, platform)
-    app.state.platform = platform  # what the lifespan does, without a second Platform
-    # raise_app_exceptions=False: a crash must show as the 500 a client would get.
-    transport = httpx2.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx2.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
-        yield c
 
 
 @pytest.fixture

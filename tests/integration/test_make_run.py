@@ -61,6 +61,8 @@ def test_dev_command_runs_the_demo_end_to_end(tmp_path: Path) -> None:
         output = "".join(lines)
         base = f"http://127.0.0.1:{gw_port}"
         assert f"gateway:      {base}" in output
+        traces = tmp_path / "logs" / "reporter.traces.jsonl"
+        assert f"traces:       {tmp_path / 'logs'}/<service>.traces.jsonl" in output
         key = re.search(r"demo API key: (lm_live_\S+)", output)
         assert key, output
         curl = re.search(
@@ -82,6 +84,12 @@ def test_dev_command_runs_the_demo_end_to_end(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert job["status"] == "completed", job
+        # `make run` traces to a file: the report stage's span (written as it ends) names the job.
+        for _ in range(300):
+            if traces.exists() and job["job_id"] in traces.read_text():
+                break
+            time.sleep(0.2)
+        assert job["job_id"] in traces.read_text()
         html = httpx2.get(job["output_url"], timeout=10).text
         assert "Draft generated offline" in html
         assert "Your growth plan, Ada" in html

@@ -186,3 +186,54 @@ def _statements(body: dict[str, Any]) -> list[dict[str, Any]]:
 def test_root_module_path_is_stable() -> None:
     assert (TERRAFORM_DIR / "modules" / "platform" / "main.tf").is_file()
     assert Path(TERRAFORM_DIR / "offline.tfrc").read_text().count("/opt/tf-plugins") == 1
+
+
+def test_alarms_page_the_alarms_topic_on_dlqs_queue_age_and_failure_rate(
+    plan: dict[str, Any],
+) -> None:
+    queues = load_topology().queues
+    alarms = {
+        rc["change"]["after"]["alarm_name"]: rc["change"]
+        for rc in plan["resource_changes"]
+        if rc["type"] == "aws_cloudwatch_metric_alarm"
+    }
+    for change in alarms.values():  # every alarm notifies the topic, when raised and cleared
+        assert change["after"]["actions_enabled"] is True
+        assert change["after_unknown"]["alarm_actions"] is True  # the topic's ARN, at apply
+        assert change["after_unknown"]["ok_actions"] is True
+    for q in queues:
+        dlq = alarms[f"plan-{q}-dlq-not-empty"]["after"]
+        assert dlq["metric_name"] == "ApproximateNumberOfMessagesVisible"
+        assert dlq["dimensions"] == {"QueueName": f"plan-{q}-dlq"}
+        assert (dlq["threshold"], dlq["comparison_operator"]) == (0, "GreaterThanThreshold")
+        age = alarms[f"plan-{q}-oldest-message-age"]["after"]
+        assert age["metric_name"] == "ApproximateAgeOfOldestMessage"
+        assert age["dimensions"] == {"QueueName": f"plan-{q}"}
+        assert age["threshold"] == 900
+    rate = alarms["plan-job-failure-rate"]["after"]
+    queries = {q["id"]: q for q in rate["metric_query"]}
+    assert queries["rate"]["return_data"] is True
+    for name, metric in (("failed", "JobsFailed"), ("completed", "JobsCompleted")):
+        (stat,) = queries[name]["metric"]
+        # the namespace the services write to (METRICS_NAMESPACE), summed over 15 minutes
+        assert (stat["namespace"], stat["metric_name"], stat["period"]) == ("plan", metric, 900)
+    assert len(alarms) == 2 * len(queues) + 1
+
+    (topic,) = [
+        rc["change"]
+        for rc in plan["resource_changes"]
+        if rc["type"] == "aws_sns_topic" and rc["change"]["after"]["name"] == "plan-alarms"
+    ]
+    assert topic["after_unknown"]["kms_master_key_id"] is True  # the key below, at apply
+    (key,) = changes(plan, "aws_kms_key")  # CloudWatch may not use the AWS-managed SNS key
+    assert key["enable_key_rotation"] is True
+    assert "cloudwatch.amazonaws.com" in key["policy"]
+    subscriptions = changes(plan, "aws_sns_topic_subscription")
+    assert all(s["protocol"] != "email" for s in subscriptions)  # no alarm_email: none
+
+    (dashboard,) = changes(plan, "aws_cloudwatch_dashboard")
+    body = json.dumps(json.loads(dashboard["dashboard_body"]))
+    for q in queues:
+        assert f'"QueueName", "plan-{q}-dlq"' in body
+    for metric in ("JobsStarted", "StageLatency", "InputTokens", "CostMicros"):
+        assert metric in body

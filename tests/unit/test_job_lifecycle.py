@@ -10,6 +10,7 @@ import pytest
 
 from leadmagnet.common.models import (
     ALLOWED_TRANSITIONS,
+    RETRY_TRANSITION,
     TERMINAL_STATUSES,
     Job,
     JobEvent,
@@ -132,7 +133,7 @@ def test_the_progress_view_knows_only_timeline_events() -> None:
     names = {e.value for e in TimelineEvent}
     assert set(progress.MILESTONES) <= names
     assert set(progress.SEED_TYPES) <= names
-    assert set(progress.TERMINAL_EVENTS) == {"job.completed", "job.failed"}
+    assert set(progress.TERMINAL_EVENTS) == {"job.completed", "job.failed", "job.cancelled"}
     # the gate, the kit and the funnel run all show up on the progress bar
     for e in (
         TimelineEvent.CALLBACK_AWAITING,
@@ -167,3 +168,38 @@ def test_seed_payload_of_terminal_entries() -> None:
     assert progress.seed_payload(failed) == {"jobId": "job_1", "error": "boom"}
     done = event(9, TimelineEvent.JOB_COMPLETED, assets={"ads": []}, progress=100)
     assert progress.seed_payload(done) == {"jobId": "job_1", "assets": {"ads": []}, "progress": 100}
+
+
+# ---- cancel and retry (POST /v1/jobs/{id}/cancel, /retry) -----------------------------------
+
+
+def test_cancelled_is_final_and_reachable_from_every_state_that_is_not() -> None:
+    assert S.CANCELLED.terminal
+    assert S.CANCELLED in TERMINAL_STATUSES
+    assert S.CANCELLED.predecessors == frozenset(s for s in JobStatus if not s.terminal)
+    assert not S.COMPLETED.can_become(S.CANCELLED)
+    assert not S.FAILED.can_become(S.CANCELLED)
+
+
+def test_a_cancelled_job_delivers_nothing() -> None:
+    assert not delivers(Job(job_id="job_1", tenant_id="ten_1", status=S.CANCELLED))
+
+
+def test_retry_is_the_one_move_out_of_failed_and_not_in_the_table() -> None:
+    # Kept out of ALLOWED_TRANSITIONS: no stage's record(status=processing) may resurrect a
+    # failed job; only JobStore.reopen (the retry API's own conditional write) takes it.
+    assert RETRY_TRANSITION == (S.FAILED, S.PROCESSING)
+    assert S.FAILED not in S.PROCESSING.predecessors
+
+
+def test_progress_after_a_cancel_and_after_a_retry() -> None:
+    running = [event(1, "job.created"), event(2, "job.processing")]
+    cancelled = [*running, event(3, TimelineEvent.JOB_CANCELLED)]
+    assert progress.progress_of(cancelled) == progress.Progress(15, progress.CANCELLED_LABEL)
+    assert progress.ended(cancelled)
+    failed = [*running, event(3, TimelineEvent.JOB_FAILED)]
+    retried = [*failed, event(4, TimelineEvent.JOB_RETRIED)]
+    assert progress.ended(failed)
+    assert not progress.ended(retried)  # a follower resuming after the retry keeps following
+    assert progress.progress_of(retried).label == progress.RETRIED_LABEL
+    assert progress.ended([*retried, event(5, TimelineEvent.JOB_COMPLETED)])

@@ -61,7 +61,7 @@ def test_bad_status_maps_are_refused(status_map: dict[str, str]) -> None:
 
 def test_webhook_events_are_validated() -> None:
     base: dict[str, Any] = {"workflow_id": "wf", "tenant_id": "t", "name": "n"}
-    assert Workflow(**base).webhook_events == ["job.completed", "job.failed"]
+    assert Workflow(**base).webhook_events == ["job.completed", "job.failed", "job.cancelled"]
     for bad in ([], ["job.started"], ["job.failed", "job.failed"]):
         with pytest.raises(ValidationError):
             Workflow(**base, webhook_events=bad)

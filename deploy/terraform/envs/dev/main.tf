@@ -41,6 +41,7 @@ module "platform" {
   service_sizes           = var.service_sizes
   backlog_per_task_target = var.backlog_per_task_target
   log_retention_days      = var.log_retention_days
+  alarm_email             = var.alarm_email
 
   llm_provider             = var.llm_provider
   vision_provider          = var.vision_provider

@@ -13,3 +13,7 @@ output "dkim_records" {
 output "ses_verification_record" {
   value = module.platform.ses_verification_record
 }
+
+output "alarm_topic_arn" {
+  value = module.platform.alarm_topic_arn
+}

@@ -148,6 +148,7 @@ module "platform" {
   resource_prefix              = var.resource_prefix
   environment                  = "local"
   enable_compute               = false
+  enable_alarms                = false # no CloudWatch on the local endpoint
   force_destroy_buckets        = true
   require_tls                  = false # the local endpoint speaks plain HTTP on loopback
   lead_email_sender            = var.lead_email_sender

@@ -121,3 +121,9 @@ variable "bedrock_extra_model_arns" {
   type    = list(string)
   default = []
 }
+
+variable "alarm_email" {
+  type        = string
+  default     = ""
+  description = "Subscribed to the alarms topic (confirm the mail AWS sends); empty: none."
+}

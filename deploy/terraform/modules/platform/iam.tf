@@ -42,6 +42,17 @@ data "aws_iam_policy_document" "service" {
     }
   }
 
+  # The retry API (gateway) brings a failed job's withdrawn artifacts back by deleting the
+  # delete markers their withdrawal left (ArtifactStore.restore_for_job).
+  dynamic "statement" {
+    for_each = each.key == "gateway" ? [1] : []
+    content {
+      sid       = "RestoreWithdrawnArtifacts"
+      actions   = ["s3:DeleteObjectVersion"]
+      resources = ["${module.bucket["artifacts"].arn}/*"]
+    }
+  }
+
   dynamic "statement" {
     for_each = contains(keys(local.workers), each.key) ? [local.workers[each.key]] : []
     content {

@@ -102,6 +102,7 @@ locals {
     RESOURCE_PREFIX    = var.resource_prefix
     AWS_REGION         = data.aws_region.current.name
     LOG_FORMAT         = "json"
+    METRICS_NAMESPACE  = local.metrics_namespace # alarms.tf reads the same namespace
     LLM_PROVIDER       = var.llm_provider
     VISION_PROVIDER    = var.vision_provider
     IMAGE_PROVIDER     = var.image_provider

@@ -44,3 +44,12 @@ output "bedrock_grants" {
   description = "Per service that calls Bedrock models: the ARNs its task role may invoke (direct), and the foundation models (routed) it may reach only through the inference profiles (via)."
   value       = local.bedrock_service_grants
 }
+
+output "alarm_topic_arn" {
+  description = "The SNS topic every alarm notifies (subscribe a pager or chat here); null without alarms."
+  value       = var.enable_alarms ? aws_sns_topic.alarms[0].arn : null
+}
+
+output "dashboard_name" {
+  value = var.enable_alarms ? aws_cloudwatch_dashboard.ops[0].dashboard_name : null
+}

@@ -231,3 +231,60 @@ variable "alb_access_logs_bucket" {
   type    = string
   default = null
 }
+
+# ---- metrics, alarms and the dashboard (alarms.tf)
+variable "enable_alarms" {
+  type        = bool
+  default     = true
+  description = "CloudWatch alarms, their SNS topic and the dashboard; off for local endpoints."
+}
+
+variable "metrics_namespace" {
+  type        = string
+  default     = null
+  description = "METRICS_NAMESPACE of the services' EMF metrics; defaults to resource_prefix (one per environment)."
+}
+
+variable "alarm_email" {
+  type        = string
+  default     = ""
+  nullable    = false
+  description = "An address subscribed to the alarms topic (it confirms by mail); empty: none."
+}
+
+variable "queue_age_alarm_seconds" {
+  type        = number
+  default     = 900
+  description = "Alarm when a queue's oldest message is older than this (5-minute maximum)."
+  validation {
+    condition     = var.queue_age_alarm_seconds >= 60
+    error_message = "queue_age_alarm_seconds must be at least 60."
+  }
+}
+
+variable "queue_age_alarm_seconds_by_queue" {
+  type        = map(number)
+  default     = {}
+  nullable    = false
+  description = "Per-queue overrides of queue_age_alarm_seconds, by logical queue name (e.g. reporter)."
+}
+
+variable "failure_rate_alarm_percent" {
+  type        = number
+  default     = 10
+  description = "Alarm when more than this share of the jobs that finished in 15 minutes failed."
+  validation {
+    condition     = var.failure_rate_alarm_percent > 0 && var.failure_rate_alarm_percent < 100
+    error_message = "failure_rate_alarm_percent must be between 0 and 100."
+  }
+}
+
+variable "failure_rate_min_jobs" {
+  type        = number
+  default     = 5
+  description = "Jobs that must finish in the 15 minutes before the failure rate may alarm."
+  validation {
+    condition     = var.failure_rate_min_jobs >= 1
+    error_message = "failure_rate_min_jobs must be at least 1."
+  }
+}

@@ -55,6 +55,19 @@ async def _prepare(settings: Settings) -> Demo:
         return await seed_demo(platform)
 
 
+def _traces_where(env: dict[str, str], log_dir: str) -> str:
+    exporter = env["TRACES_EXPORTER"]
+    if exporter == "file":
+        where = os.environ.get("TRACES_FILE") or f"{log_dir}/<service>.traces.jsonl"
+        return f"{where}   (one JSON line per span; TRACES_EXPORTER=none|console|otlp)"
+    if exporter == "otlp":
+        endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")
+        return f"OTLP/HTTP to {endpoint}"
+    if exporter == "console":
+        return f"in {log_dir}/<service>.log (stderr)"
+    return "off (TRACES_EXPORTER=none)"
+
+
 def run_dev(args: argparse.Namespace) -> int:
     env: dict[str, str] = {}
     for key, value in DUMMY_CREDENTIALS.items():
@@ -71,6 +84,7 @@ def run_dev(args: argparse.Namespace) -> int:
         env["AWS_ENDPOINT_URL"] = endpoint
         env.setdefault("ALLOW_PRIVATE_TARGETS", os.environ.get("ALLOW_PRIVATE_TARGETS", "true"))
         env["LOG_FORMAT"] = os.environ.get("LOG_FORMAT", "json")
+        env["TRACES_EXPORTER"] = os.environ.get("TRACES_EXPORTER", "file")
         os.environ.update(env)
         settings = Settings()
         demo = asyncio.run(_prepare(settings))
@@ -92,6 +106,7 @@ def run_dev(args: argparse.Namespace) -> int:
                     f"  gateway:      {base}   (API docs: {base}/docs)",
                     f"  demo API key: {demo.api_key}",
                     f"  logs:         {args.log_dir}/<service>.log",
+                    f"  traces:       {_traces_where(env, args.log_dir)}",
                     "",
                     "Submit the demo form:",
                     f"  curl -X POST {base}/v1/forms/demo/submit "

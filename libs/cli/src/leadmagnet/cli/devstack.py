@@ -62,6 +62,7 @@ class ServiceStack:
         log_path = self.log_dir / f"{name}.log"
         handle = log_path.open("ab")
         env = {**self.env, "HEALTH_FILE": str(health), **(extra_env or {})}
+        env.setdefault("TRACES_FILE", str(self.traces_path(name)))  # for TRACES_EXPORTER=file
         proc = subprocess.Popen(  # noqa: S603 - our own entry point
             [self.python, "-m", f"leadmagnet.{name}"],
             env=env,
@@ -72,6 +73,11 @@ class ServiceStack:
         sp = ServiceProcess(name, proc, log_path, health, time.time(), handle)
         self.procs[name] = sp
         return sp
+
+    def traces_path(self, name: str) -> Path:
+        """Where a service writes its spans with ``TRACES_EXPORTER=file`` (unless TRACES_FILE
+        names one file for all)."""
+        return self.log_dir / f"{name}.traces.jsonl"
 
     def is_ready(self, name: str) -> bool:
         sp = self.procs[name]

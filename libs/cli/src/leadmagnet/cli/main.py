@@ -4,6 +4,8 @@ leadmagnet dev                 run everything locally (embedded AWS, 5 services,
 leadmagnet bootstrap           create/converge the topology against AWS_ENDPOINT_URL (or AWS)
 leadmagnet tenants create      create a tenant and print its first API key
 leadmagnet tenants key ID      issue another API key for a tenant
+leadmagnet tenants limits ID [--model-concurrency N] [--submits-per-minute N]
+                               show or set a tenant's limits (0: back to the default)
 leadmagnet dlq list|show|redrive|purge --queue Q   inspect and redrive dead letters
 leadmagnet jobs show JOB_ID    a job's state, cost and timeline
 
@@ -67,6 +69,44 @@ def _tenants_key(args: argparse.Namespace) -> int:
         return 1
     print(f"api_key:   {key}   (shown once; store it now)")
     return 0
+
+
+def _tenants_limits(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from leadmagnet.common.stores.tenants import TenantLimits
+    from leadmagnet.common.tenant_limits import in_force
+
+    async def work(p: Any) -> int:
+        if await p.tenants.get(args.tenant_id) is None:
+            print(f"no tenant {args.tenant_id}", file=sys.stderr)
+            return 1
+        own = await p.tenants.limits(args.tenant_id, consistent=True)
+        asked = {
+            name: value or None  # 0: the platform's default
+            for name, value in (
+                ("model_concurrency", args.model_concurrency),
+                ("submits_per_minute", args.submits_per_minute),
+            )
+            if value is not None
+        }
+        if asked:
+            try:
+                own = TenantLimits(**{**own.model_dump(), **asked})
+            except ValidationError as e:
+                for err in e.errors(include_url=False):
+                    flag = "--" + str(err["loc"][0]).replace("_", "-")
+                    print(f"{flag}: {err['msg']}", file=sys.stderr)
+                return 2
+            await p.tenants.set_limits(args.tenant_id, own)
+        effective = in_force(own, p.settings)
+        for name in ("model_concurrency", "submits_per_minute"):
+            value = getattr(own, name)
+            source = "" if value is not None else "  (platform default)"
+            print(f"{name}: {getattr(effective, name)}{source}")
+        return 0
+
+    return int(_with_platform(work))
 
 
 def _events_export(args: argparse.Namespace) -> int:
@@ -252,6 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     key.add_argument("tenant_id")
     key.add_argument("--label", default="admin")
     key.set_defaults(func=_tenants_key)
+    limits = tsub.add_parser("limits", help="show or set a tenant's limits (0: the default)")
+    limits.add_argument("tenant_id")
+    limits.add_argument(
+        "--model-concurrency", type=int, help="model calls in flight at once, over every worker"
+    )
+    limits.add_argument(
+        "--submits-per-minute", type=int, help="submissions a minute per public form"
+    )
+    limits.set_defaults(func=_tenants_limits)
 
     dlq = sub.add_parser("dlq", help="inspect, redrive or purge a queue's dead letters")
     dsub = dlq.add_subparsers(dest="dlq_command", required=True)

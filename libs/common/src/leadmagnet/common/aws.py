@@ -25,6 +25,7 @@ from aiobotocore.credentials import create_credential_resolver
 from aiobotocore.session import get_session
 from botocore.exceptions import BotoCoreError
 
+from . import tracing
 from .settings import Settings
 
 SERVICES = ("sqs", "sns", "dynamodb", "s3", "ses", "secretsmanager", "sts")
@@ -115,13 +116,19 @@ class AwsClients:
                     name, config=self._config, **(dummy if name in local else {})
                 )
             )
-            client.meta.events.register("before-call", self._count)
+            self._instrument(client)
             self._clients[name] = client
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
         self._clients.clear()
+
+    def _instrument(self, client: Any) -> None:
+        """Count every call, and trace it (a CLIENT span when inside a traced job)."""
+        client.meta.events.register("before-call", self._count)
+        for event, handler in tracing.aws_call_hooks().items():
+            client.meta.events.register_first(event, handler)
 
     def _count(self, model: Any, **_: Any) -> None:
         self.call_counts[(model.service_model.service_name, model.name)] += 1
@@ -142,7 +149,7 @@ class AwsClients:
             client = await self._stack.enter_async_context(
                 self._session.create_client(service, config=self._config.merge(AioConfig(**config)))
             )
-            client.meta.events.register("before-call", self._count)
+            self._instrument(client)
             self._clients[service] = client
         return self._clients[service]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from . import tracing
 from .errors import TransientError
 from .events import CloudEvent, EventData, message_attributes, new_event
 from .logging import get_logger
@@ -28,7 +29,7 @@ class EventBus:
         correlation_id: str | None = None,
         event_id: str | None = None,
     ) -> CloudEvent[Any]:
-        return new_event(
+        event = new_event(
             data,
             source=self.source,
             subject=subject,
@@ -36,6 +37,11 @@ class EventBus:
             correlation_id=correlation_id,
             event_id=event_id,
         )
+        # The current span becomes the consumer's parent: one trace per job across services.
+        carrier = tracing.inject()
+        event.traceparent = carrier.get("traceparent")
+        event.tracestate = carrier.get("tracestate")
+        return event
 
     async def publish(self, event: CloudEvent[Any]) -> None:
         await self.publish_many([event])

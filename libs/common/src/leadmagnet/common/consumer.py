@@ -29,7 +29,8 @@ from typing import Any
 
 import structlog
 
-from .errors import LeadmagnetError, PermanentError, TransientError
+from . import tracing
+from .errors import Deferred, LeadmagnetError, PermanentError, TransientError
 from .events import CloudEvent, PoisonMessage, parse_event
 from .idempotency import AlreadyInProgress
 from .logging import get_logger
@@ -40,6 +41,16 @@ from .topology import Queue
 log = get_logger()
 
 MAX_VISIBILITY_SECONDS = 43_200  # SQS limit (12 h)
+MAX_DELAY_SECONDS = 900  # SQS limit for a message's DelaySeconds
+DEFERRED_SINCE = "deferred_since"  # message attribute: epoch seconds of its first deferral
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
 
 Handler = Callable[["MessageContext", CloudEvent[Any]], Awaitable[None]]
 
@@ -482,7 +493,14 @@ class Consumer:
                 ),
             )
             return
-        with structlog.contextvars.bound_contextvars(**run_log_context(event)):
+        with (
+            structlog.contextvars.bound_contextvars(**run_log_context(event)),
+            tracing.consumer_span(
+                event,
+                queue=self.resources.settings.name(self.queue_name),
+                message_id=ctx.message_id,
+            ),
+        ):
             await self._handle(ctx, event)
 
     async def _handle(self, ctx: MessageContext, event: CloudEvent[Any]) -> None:
@@ -506,12 +524,15 @@ class Consumer:
             await handler(ctx, event)
         except PermanentError as e:
             log.warning("handler.permanent_error", error=e.message, code=e.code)
+            tracing.mark_failed(e.message, e)
             if await self._report(self._failed(ctx, event, e, poison=False)):
                 self._acker.delete(ctx.receipt_handle)
                 self.stats.counts["failed"] += 1
             else:
                 self._retry_later(ctx, None)
         except Exception as e:
+            if isinstance(e, Deferred) and await self._defer(ctx, e):
+                return
             err = (
                 e
                 if isinstance(e, LeadmagnetError)
@@ -528,6 +549,7 @@ class Consumer:
                     last_attempt=last,
                     exc_info=not isinstance(e, LeadmagnetError),
                 )
+                tracing.mark_failed(err.message, e)
             if last:
                 exhausted = PermanentError(
                     f"gave up after {ctx.receive_count} attempts: {err.message}", code=err.code
@@ -553,6 +575,42 @@ class Consumer:
             receive_count=ctx.receive_count,
             poison=poison,
         )
+
+    async def _defer(self, ctx: MessageContext, deferred: Deferred) -> bool:
+        """Put the message back as a new message after ``retry_after`` (with jitter): a fresh
+        receive count, so waiting for a shared capacity never walks it toward the DLQ. The
+        deferrals have their own budget, in time since the first one; False once it is spent
+        (or the re-send failed): the caller then retries it as any transient error."""
+        assert self._acker is not None
+        now = time.time()
+        since = _float(ctx.attributes.get(DEFERRED_SINCE)) or now
+        if now - since > self.resources.settings.consumer_deferral_budget_seconds:
+            return False
+        attrs = {
+            k: v
+            for k, v in ctx.message.get("MessageAttributes", {}).items()
+            if k != DEFERRED_SINCE and v.get("DataType", "").startswith(("String", "Number"))
+        }
+        attrs = dict(list(attrs.items())[:9])  # SQS allows 10 attributes
+        attrs[DEFERRED_SINCE] = {"DataType": "String", "StringValue": f"{since:.3f}"}
+        hint = deferred.retry_after or self.config.backoff_base_seconds
+        delay = int(min(MAX_DELAY_SECONDS, max(1, round(hint * (1 + random.random() / 2)))))
+        try:
+            await self.sqs.send_message(
+                QueueUrl=self._queue_url,
+                MessageBody=ctx.message["Body"],
+                MessageAttributes=attrs,
+                DelaySeconds=delay,
+            )
+        except Exception as e:
+            log.warning("handler.defer_failed", error=str(e))
+            return False
+        self._acker.delete(ctx.receipt_handle)  # (a lost delete: a duplicate the stage absorbs)
+        self.stats.counts["deferred"] += 1
+        log.info(
+            "handler.deferred", code=deferred.code, reason=deferred.message, delay_seconds=delay
+        )
+        return True
 
     def _retry_later(self, ctx: MessageContext, retry_after: float | None) -> None:
         assert self._acker is not None

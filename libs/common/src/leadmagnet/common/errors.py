@@ -48,3 +48,10 @@ class InvalidOutputError(TransientError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code="invalid_output")
+
+
+class Deferred(TransientError):
+    """The work waits for a shared capacity (e.g. its tenant's model slots): nothing failed.
+
+    The consumer puts the message back as a new one after ``retry_after``, so waiting does not
+    spend the message's receive budget toward the DLQ (it has its own, much larger, budget)."""

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import metrics, tracing
 from .consumer import FailedMessage, FailureHook
 from .errors import ConflictError, LeadmagnetError
 from .events.jobs import ArtifactRef, CostSummary, JobCompleted, JobFailed
 from .ids import stable_id
 from .logging import get_logger
-from .models import Artifact, Job, JobStatus, utcnow
+from .models import Artifact, Job, JobStatus, TimelineEvent, utcnow
 from .money import micros_to_usd
 from .platform import Platform
 from .providers.base import CallCost, Provider, TextRequest, TextResult
+from .tenant_limits import within_model_slot
 
 log = get_logger()
 
@@ -74,7 +76,7 @@ async def complete_job(
     try:
         job = await platform.jobs.record(
             job_id,
-            "job.completed",
+            TimelineEvent.JOB_COMPLETED,
             message,
             status=JobStatus.COMPLETED,
             stage="completed",
@@ -83,21 +85,45 @@ async def complete_job(
         )
     except ConflictError:
         job = await platform.jobs.require(job_id)
+        if job.status is JobStatus.CANCELLED:
+            # Cancelled while its last stage ran: the stage finished, nothing is delivered.
+            log.info("job.cancelled_before_completion", job_id=job_id)
+            return job
         if job.status is not JobStatus.COMPLETED:
             raise
+    else:  # counted where the transition happened, never on a replay
+        count_job(platform, "JobsCompleted", job)
     await publish_completed(platform, job)
     return job
 
 
+def failed_event_id(job: Job) -> str:
+    """``job.failed``'s id: stable per job and attempt (a retried job that fails again sends a
+    new outcome, which receivers must not dedupe away)."""
+    attempt = (f"retry{job.retries}",) if job.retries else ()
+    return stable_id("evt", job.job_id, "job.failed", *attempt)
+
+
 async def fail_job(
-    platform: Platform, job_id: str, *, code: str, message: str, stage: str | None = None
+    platform: Platform,
+    job_id: str,
+    *,
+    code: str,
+    message: str,
+    stage: str | None = None,
+    retry_event: str | None = None,
 ) -> Job | None:
-    """Mark failed with ``error_message`` (once) and publish ``job.failed``."""
-    job = await platform.jobs.fail(job_id, code=code, message=message, stage=stage)
+    """Mark failed with ``error_message`` (once) and publish ``job.failed``; ``retry_event``
+    (the failing stage's input, as JSON) makes the failure retryable."""
+    job = await platform.jobs.fail(
+        job_id, code=code, message=message, stage=stage, retry_event=retry_event
+    )
     if job is None:
         job = await platform.jobs.get(job_id)
         if job is None or job.status is not JobStatus.FAILED:
-            return None  # unknown, or already completed: nothing to fail
+            return None  # unknown, or already completed or cancelled: nothing to fail
+    else:  # counted where the transition happened, never on a replay
+        count_job(platform, "JobsFailed", job)
     await platform.bus.publish(
         platform.bus.event(
             JobFailed(
@@ -112,7 +138,7 @@ async def fail_job(
             ),
             subject=job.job_id,
             tenant_id=job.tenant_id,
-            event_id=stable_id("evt", job.job_id, "job.failed"),
+            event_id=failed_event_id(job),
         )
     )
     log.warning("job.failed", job_id=job.job_id, error_code=code, stage=stage)
@@ -137,8 +163,40 @@ async def withdraw_deliverables(platform: Platform, job_id: str) -> None:
         log.info("job.deliverables_withdrawn", job_id=job_id, count=withdrawn)
 
 
-def job_failure_hook(platform: Platform, stage: str) -> FailureHook:
-    """Consumer failure hook: a message that can no longer succeed fails its job."""
+async def cancelled_meanwhile(platform: Platform, job_id: str) -> bool:
+    """Whether the job was cancelled while a stage's work ran (the stage runtime then publishes
+    nothing). Withdraws again what that work stored after the cancellation's withdrawal."""
+    job = await platform.jobs.get(job_id)
+    if job is None or job.status is not JobStatus.CANCELLED:
+        return False
+    log.info("job.cancelled_in_flight", job_id=job_id)
+    await withdraw_deliverables(platform, job_id)
+    return True
+
+
+def count_job(platform: Platform, metric: str, job: Job) -> None:
+    """``JobsStarted`` / ``JobsCompleted`` / ``JobsFailed`` for ``job`` (see ``metrics``)."""
+    metrics.job_counted(
+        metric, service=platform.service, job_id=job.job_id, kind=job.kind, tenant_id=job.tenant_id
+    )
+
+
+# A stage's input is ids and keys (a few hundred bytes); anything near this is not one to keep.
+MAX_RETRY_EVENT_BYTES = 16 * 1024
+
+
+def retry_event_of(failed: FailedMessage) -> str | None:
+    """The failed message's event as JSON, for a retry to re-publish; None when there is none
+    to re-run (unparseable or unroutable messages, oversized events)."""
+    if failed.event is None or failed.poison:
+        return None
+    text = failed.event.model_dump_json()
+    return text if len(text.encode()) <= MAX_RETRY_EVENT_BYTES else None
+
+
+def job_failure_hook(platform: Platform, stage: str, *, retryable: bool = True) -> FailureHook:
+    """Consumer failure hook: a message that can no longer succeed fails its job. With
+    ``retryable`` the failing event is kept on the job for ``POST /v1/jobs/{id}/retry``."""
 
     async def hook(failed: FailedMessage) -> None:
         if not failed.subject:
@@ -152,7 +210,12 @@ def job_failure_hook(platform: Platform, stage: str) -> FailureHook:
             log.error("failure_hook.tenant_mismatch", job_id=job.job_id)
             return
         await fail_job(
-            platform, job.job_id, code=failed.error.code, message=failed.error.message, stage=stage
+            platform,
+            job.job_id,
+            code=failed.error.code,
+            message=failed.error.message,
+            stage=stage,
+            retry_event=retry_event_of(failed) if retryable else None,
         )
 
     return hook
@@ -179,12 +242,55 @@ async def generate_text(
 ) -> TextResult:
     """One text/vision call charged to the job, whether it succeeds or fails (a failed call that
     the provider billed carries its cost on the error)."""
-    try:
-        result = await (provider or platform.providers.text).generate_text(request)
-    except LeadmagnetError as e:
-        spent = getattr(e, "cost", None)
-        if isinstance(spent, CallCost):
-            await platform.jobs.add_cost(job_id, spent)
-        raise
+    provider = provider or platform.providers.text
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": provider.name,
+        "gen_ai.request.model": request.model,
+        "leadmagnet.job_id": job_id,
+    }
+    with tracing.span("chat", attributes, kind=tracing.SpanKind.CLIENT) as span:
+        try:
+            # one of the tenant's model slots (over every replica) for the call: TenantBusy defers
+            result = await within_model_slot(
+                platform, job_id, provider, lambda: provider.generate_text(request)
+            )
+        except LeadmagnetError as e:
+            spent = getattr(e, "cost", None)
+            if isinstance(spent, CallCost):
+                span.set_attributes(tracing.call_cost_attributes(spent))
+                metrics.model_called(spent, service=platform.service, job_id=job_id)
+                await platform.jobs.add_cost(job_id, spent)
+            raise
+        span.update_name(f"chat {result.cost.model}")  # the GenAI conventions' span name
+        span.set_attributes(tracing.call_cost_attributes(result.cost))
+    metrics.model_called(result.cost, service=platform.service, job_id=job_id)
     await platform.jobs.add_cost(job_id, result.cost)
     return result
+
+
+async def store_artifact(
+    platform: Platform,
+    job: Job,
+    *,
+    kind: str,
+    filename: str,
+    body: bytes,
+    content_type: str,
+    public: bool = False,
+    key: str | None = None,
+) -> Artifact:
+    """Store a file of the job and register it on the job (views list what is registered):
+    the one way a stage writes a deliverable (``StageCall.put_artifact`` is this)."""
+    artifact = await platform.artifacts.put(
+        tenant_id=job.tenant_id,
+        job_id=job.job_id,
+        kind=kind,
+        filename=filename,
+        body=body,
+        content_type=content_type,
+        public=public,
+        key=key,
+    )
+    await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
+    return artifact

@@ -14,6 +14,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 _SECRET_KEYS = re.compile(
     r"(pass(word)?|secret|token|api[_-]?key|authorization|signature|credential|cookie)", re.I
@@ -62,6 +63,19 @@ def _message_processor(
     return event_dict
 
 
+def _trace_processor(
+    _logger: Any, _name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """``trace_id``/``span_id`` of the current span (``leadmagnet.common.tracing``): a log line
+    leads to its trace and back. Also when this process exports no traces: the ids then are the
+    ones the envelope brought."""
+    ctx = trace.get_current_span().get_span_context()
+    if ctx.is_valid:
+        event_dict.setdefault("trace_id", f"{ctx.trace_id:032x}")
+        event_dict.setdefault("span_id", f"{ctx.span_id:016x}")
+    return event_dict
+
+
 _configured = False
 
 
@@ -90,6 +104,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            _trace_processor,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             _message_processor,

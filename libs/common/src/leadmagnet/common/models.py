@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -22,6 +22,9 @@ from .providers.base import CallCost
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+D = TypeVar("D", bound=BaseModel)
 
 
 class Model(BaseModel):
@@ -43,10 +46,11 @@ class JobStatus(StrEnum):
     AWAITING_CALLBACK = "awaiting_callback"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped by its owner (POST /v1/jobs/{id}/cancel)
 
     @property
     def terminal(self) -> bool:
-        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+        return self in TERMINAL_STATUSES
 
     def can_become(self, other: JobStatus) -> bool:
         """Whether a job in this state may be moved to ``other`` (``ALLOWED_TRANSITIONS``)."""
@@ -59,7 +63,7 @@ class JobStatus(StrEnum):
         return _PREDECESSORS[self]
 
 
-TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 _S = JobStatus
 # The job lifecycle, declared once. ``JobStore.record`` enforces it with a condition on the same
@@ -70,13 +74,14 @@ _S = JobStatus
 #   product kit:  pending -> processing (analysing) -> awaiting_confirmation -> processing
 #                 (confirmed, generating) -> completed; with auto_confirm it stays processing
 #   funnel run:   pending -> processing (images, agent; re-entered per stage) -> completed
-# Any state that is not final may fail; completed and failed have no exits. processing ->
+# Any state that is not final may fail or be cancelled; completed, failed and cancelled have no
+# exits (a retry is not a transition of this table: see RETRY_TRANSITION). processing ->
 # processing is a real move (each stage and each retry records it again); awaiting_confirmation
 # -> processing is the confirmation (and a retried analysis). Nothing completes straight from
 # pending or awaiting_confirmation, and nothing leaves awaiting_callback except its outcome.
 ALLOWED_TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = MappingProxyType(
     {
-        _S.PENDING: frozenset({_S.PROCESSING, _S.FAILED}),
+        _S.PENDING: frozenset({_S.PROCESSING, _S.FAILED, _S.CANCELLED}),
         _S.PROCESSING: frozenset(
             {
                 _S.PROCESSING,
@@ -84,14 +89,20 @@ ALLOWED_TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = MappingProxyType
                 _S.AWAITING_CALLBACK,
                 _S.COMPLETED,
                 _S.FAILED,
+                _S.CANCELLED,
             }
         ),
-        _S.AWAITING_CONFIRMATION: frozenset({_S.PROCESSING, _S.FAILED}),
-        _S.AWAITING_CALLBACK: frozenset({_S.COMPLETED, _S.FAILED}),
+        _S.AWAITING_CONFIRMATION: frozenset({_S.PROCESSING, _S.FAILED, _S.CANCELLED}),
+        _S.AWAITING_CALLBACK: frozenset({_S.COMPLETED, _S.FAILED, _S.CANCELLED}),
         _S.COMPLETED: frozenset(),
         _S.FAILED: frozenset(),
+        _S.CANCELLED: frozenset(),
     }
 )
+# The one way out of a final state, taken only by the retry API (``JobStore.reopen``, its own
+# conditional write): failed -> processing. It is kept out of ALLOWED_TRANSITIONS on purpose,
+# so no stage's ``record(status=PROCESSING)`` can ever resurrect a failed job.
+RETRY_TRANSITION = (_S.FAILED, _S.PROCESSING)
 _PREDECESSORS: Mapping[JobStatus, frozenset[JobStatus]] = MappingProxyType(
     {
         target: frozenset(s for s, nexts in ALLOWED_TRANSITIONS.items() if target in nexts)
@@ -113,6 +124,8 @@ class TimelineEvent(StrEnum):
     JOB_CREATED = "job.created"
     JOB_COMPLETED = "job.completed"
     JOB_FAILED = "job.failed"
+    JOB_CANCELLED = "job.cancelled"  # POST /v1/jobs/{id}/cancel
+    JOB_RETRIED = "job.retried"  # POST /v1/jobs/{id}/retry: failed -> processing
     LOG = "log"  # JobStore.log: a note that changes nothing
     # lead magnets
     JOB_PROCESSING = "job.processing"
@@ -136,6 +149,46 @@ class TimelineEvent(StrEnum):
     WEBHOOK_DELIVERED = "webhook.delivered"
     WEBHOOK_GONE = "webhook.gone"
     WEBHOOK_FAILED = "webhook.failed"
+
+
+class LeadMagnetData(BaseModel):
+    """``Job.data`` of a lead magnet: nothing of its own yet (the workflow and submission ids
+    are the job's fields)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class RunData(BaseModel):
+    """``Job.data`` of a funnel run (seed 001), written by ``POST /v1/runs`` and the imager."""
+
+    model_config = ConfigDict(extra="allow")
+
+    template_id: str = ""
+    template_version: int = 0
+    input: dict[str, Any] = Field(default_factory=dict)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    image_results: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class KitData(BaseModel):
+    """``Job.data`` of a product kit (seed 002): the upload, the customer's preferences, the
+    analysis once it exists."""
+
+    model_config = ConfigDict(extra="allow")
+
+    s3_key: str = ""
+    filename: str = ""
+    preferences: dict[str, Any] = Field(default_factory=dict)
+    auto_confirm: bool = False
+    analysis: dict[str, Any] | None = None
+
+
+JobData = LeadMagnetData | RunData | KitData
+DATA_BY_KIND: dict[str, type[JobData]] = {
+    LEAD_MAGNET_KIND: LeadMagnetData,
+    RUN_KIND: RunData,
+    PRODUCT_KIND: KitData,
+}
 
 
 class Job(Model):
@@ -164,11 +217,28 @@ class Job(Model):
     template_ref: str | None = None
     # Result/log files (seed 004) by name -> S3 key, recorded only after they were written.
     files: dict[str, str] = Field(default_factory=dict)
+    # A failed job's failing stage input (a CloudEvent as JSON), written with the failure by
+    # the stage failure hook: what POST /v1/jobs/{id}/retry re-publishes. None: not retryable.
+    retry_event: str | None = None
+    retries: int = 0  # how often the job was retried (outcome event ids differ per attempt)
 
     @field_validator("artifact_ids", mode="before")
     @classmethod
     def _sorted_ids(cls, v: Any) -> Any:
         return sorted(v) if isinstance(v, set | frozenset | list) else v
+
+    def run_data(self) -> RunData:
+        """``data`` as a funnel run's typed model (the one way flows read it)."""
+        return self._typed(RunData)
+
+    def kit_data(self) -> KitData:
+        """``data`` as a product kit's typed model (the one way flows read it)."""
+        return self._typed(KitData)
+
+    def _typed(self, model: type[D]) -> D:
+        if DATA_BY_KIND.get(self.kind) is not model:
+            raise TypeError(f"job {self.job_id} is a {self.kind!r} job, not {model.__name__}")
+        return model.model_validate(self.data)
 
 
 LogLevel = Literal["debug", "info", "warn", "error"]
@@ -318,8 +388,8 @@ class CallbackGate(Model):
 
 
 WebhookFormat = Literal["standard", "seed"]
-WebhookEvent = Literal["job.completed", "job.failed"]
-WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = ("job.completed", "job.failed")
+WebhookEvent = Literal["job.completed", "job.failed", "job.cancelled"]
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = ("job.completed", "job.failed", "job.cancelled")
 
 
 def _distinct_events(v: list[WebhookEvent]) -> list[WebhookEvent]:
@@ -329,7 +399,9 @@ def _distinct_events(v: list[WebhookEvent]) -> list[WebhookEvent]:
 
 
 WebhookEvents = Annotated[
-    list[WebhookEvent], Field(min_length=1, max_length=2), AfterValidator(_distinct_events)
+    list[WebhookEvent],
+    Field(min_length=1, max_length=len(WEBHOOK_EVENTS)),
+    AfterValidator(_distinct_events),
 ]
 
 

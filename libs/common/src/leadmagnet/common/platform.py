@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .aws import AwsClients
@@ -34,36 +35,69 @@ T = TypeVar("T")
 
 
 class Platform:
+    """A service's composition root: clients and resolver now, each store on first use.
+
+    A service builds only the stores its stages and routes touch, and only over the tables and
+    buckets its topology entry grants (``Resources``): the imager never holds a leads store,
+    and asking for one fails loudly (as IAM would in AWS).
+    """
+
     def __init__(self, aws: AwsClients, service: str, topology: Topology | None = None) -> None:
         self.service = service
         self.settings: Settings = aws.settings
         self.aws = aws
-        self.resources = r = Resources(aws, topology)
-        self.bus = EventBus(r, service=service)
-        self.jobs = JobStore(aws, r.table("jobs"), r.table("job_events"))
-        self.tenants = TenantStore(aws, r.table("tenants"), r.table("api_keys"))
-        self.workflows = WorkflowStore(aws, r.table("workflows"))
-        self.templates = VersionedDocuments(aws, r.table("templates"), label="template")
-        self.forms = FormStore(aws, r.table("forms"))
-        self.submissions = SubmissionStore(aws, r.table("submissions"))
-        self.artifacts = ArtifactStore(
-            aws, self.settings, r.table("artifacts"), r.bucket("artifacts")
-        )
-        self.idempotency = IdempotencyStore(aws, r.table("idempotency"))
-        self.leads = LeadStore(
-            aws,
-            self.settings,
-            leads=r.table("leads"),
-            attribution=r.table("lead_attribution"),
-            sms_tokens=r.table("sms_tokens"),
-            channels=r.table("chat_channels"),
-        )
-        self.callbacks = CallbackTokenStore(aws, r.table("callback_tokens"))
+        self.resources = Resources(aws, topology, service=service)
+        self.bus = EventBus(self.resources, service=service)
         self.secrets = SecretCache(aws)
-        self.dead_letters = DeadLetters(aws, r)
         self._providers: Providers | None = None
         self._http: SafeHttp | None = None
         self._shared: dict[str, Any] = {}
+
+    @cached_property
+    def jobs(self) -> JobStore:
+        r = self.resources
+        return JobStore(self.aws, r.table("jobs"), r.table("job_events"))
+
+    @cached_property
+    def tenants(self) -> TenantStore:
+        return TenantStore(self.aws, self.resources.table)
+
+    @cached_property
+    def workflows(self) -> WorkflowStore:
+        return WorkflowStore(self.aws, self.resources.table("workflows"))
+
+    @cached_property
+    def templates(self) -> VersionedDocuments:
+        return VersionedDocuments(self.aws, self.resources.table("templates"), label="template")
+
+    @cached_property
+    def forms(self) -> FormStore:
+        return FormStore(self.aws, self.resources.table("forms"))
+
+    @cached_property
+    def submissions(self) -> SubmissionStore:
+        return SubmissionStore(self.aws, self.resources.table("submissions"))
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        r = self.resources
+        return ArtifactStore(self.aws, self.settings, r.table("artifacts"), r.bucket("artifacts"))
+
+    @cached_property
+    def idempotency(self) -> IdempotencyStore:
+        return IdempotencyStore(self.aws, self.resources.table("idempotency"))
+
+    @cached_property
+    def leads(self) -> LeadStore:
+        return LeadStore(self.aws, self.settings, self.resources.table)
+
+    @cached_property
+    def callbacks(self) -> CallbackTokenStore:
+        return CallbackTokenStore(self.aws, self.resources.table("callback_tokens"))
+
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        return DeadLetters(self.aws, self.resources)
 
     def shared(self, key: str, build: Callable[[Settings], T]) -> T:
         """A per-process object a flow builds on first use (an SDK client): the ground floor

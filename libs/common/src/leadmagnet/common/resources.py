@@ -9,10 +9,18 @@ from .topology import Topology, load_topology
 
 
 class Resources:
-    def __init__(self, aws: AwsClients, topology: Topology | None = None) -> None:
+    """Names for one service. ``service`` (a topology service) limits tables and buckets to
+    what its topology entry grants — what Terraform's IAM policy grants it too, so a path that
+    reaches for anything else fails here, in every test, not with AccessDenied in AWS."""
+
+    def __init__(
+        self, aws: AwsClients, topology: Topology | None = None, *, service: str | None = None
+    ) -> None:
         self.aws = aws
         self.settings = aws.settings
         self.topology = topology or load_topology()
+        self.access = self.topology.services.get(service) if service else None
+        self.service = service
         self._queue_urls: dict[str, str] = {}
         self._account: str | None = None
         self._lock = asyncio.Lock()
@@ -23,11 +31,21 @@ class Resources:
     def table(self, logical: str) -> str:
         if logical not in self.topology.tables:
             raise KeyError(f"table {logical!r} is not in the topology")
+        if self.access is not None and logical not in self.access.tables:
+            raise PermissionError(
+                f"{self.service} is not granted table {logical!r} "
+                f"(topology.json: services.{self.service}.tables)"
+            )
         return self.name(logical)
 
     def bucket(self, logical: str) -> str:
         if logical not in self.topology.buckets:
             raise KeyError(f"bucket {logical!r} is not in the topology")
+        if self.access is not None and logical not in self.access.buckets:
+            raise PermissionError(
+                f"{self.service} is not granted bucket {logical!r} "
+                f"(topology.json: services.{self.service}.buckets)"
+            )
         return self.name(logical)
 
     @staticmethod

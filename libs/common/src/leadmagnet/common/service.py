@@ -11,6 +11,7 @@ from .consumer import Consumer, FailureHook, Handler, Route, Routes
 from .logging import configure_logging, get_logger
 from .platform import Platform
 from .settings import Settings, get_settings
+from .tracing import setup_tracing, shutdown_tracing
 
 log = get_logger()
 
@@ -57,5 +58,9 @@ def run_worker(service: str, build: HandlerFactory) -> None:
     """Blocking entry point used by each worker's ``main()``."""
     settings = get_settings()
     configure_logging(service, settings.log_level, settings.log_format)
+    setup_tracing(service, settings)
     log.info("service.starting", environment=settings.environment, prefix=settings.resource_prefix)
-    asyncio.run(serve_worker(service, build, settings))
+    try:
+        asyncio.run(serve_worker(service, build, settings))
+    finally:
+        shutdown_tracing()  # after the drain: the last spans are flushed before exit

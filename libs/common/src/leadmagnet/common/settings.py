@@ -30,6 +30,14 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
+    # traces (leadmagnet.common.tracing); OTLP's endpoint: OTEL_EXPORTER_OTLP_ENDPOINT
+    traces_exporter: Literal["none", "console", "file", "otlp"] = "none"
+    traces_file: Path | None = Field(
+        None, description="JSON lines for traces_exporter=file; default ./<service>.traces.jsonl."
+    )
+    # CloudWatch Embedded Metric Format lines on stdout (leadmagnet.common.metrics)
+    metrics_enabled: bool = True
+    metrics_namespace: str = Field("leadmagnet", min_length=1, max_length=255)
 
     # consumer runtime
     consumer_concurrency: int = Field(8, ge=1, le=512)
@@ -112,6 +120,34 @@ class Settings(BaseSettings):
     )
     run_agent_attempts: int = Field(
         3, ge=1, le=5, description="Agent answers tried before a changed structure fails the run."
+    )
+
+    # per-tenant limits (a tenant's own `limits` override these; leadmagnet.common.tenant_limits)
+    tenant_model_concurrency: int = Field(
+        4,
+        ge=1,
+        le=512,
+        description="Model calls of one tenant in flight at once over every replica: half of one "
+        "worker's consumer_concurrency, so one tenant's flood always leaves room for others.",
+    )
+    form_submits_per_minute: int = Field(
+        60,
+        ge=1,
+        le=6000,
+        description="Submissions a minute per public form: far above a human-facing form's "
+        "traffic, low enough that a scripted flood cannot start unbounded model work.",
+    )
+    model_slot_lease_seconds: int = Field(
+        60, ge=10, le=3600, description="A held model slot's lease (renewed while the call runs)."
+    )
+    tenant_busy_retry_seconds: float = Field(
+        5.0, gt=0, le=900, description="How soon a job deferred by its tenant's limit retries."
+    )
+    consumer_deferral_budget_seconds: int = Field(
+        86_400,
+        ge=60,
+        description="How long a message may keep being deferred (Deferred, e.g. a busy tenant) "
+        "without spending its receive budget; after that a deferral counts as an attempt.",
     )
 
     # gateway

@@ -28,16 +28,24 @@ and the check against the topology's subscriptions all come from these declarati
 from __future__ import annotations
 
 import importlib
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from . import metrics, tracing
 from .consumer import FailureHook, MessageContext, Route, Routes
 from .errors import PermanentError
 from .events import CloudEvent, EventData, spec_of
 from .events.jobs import JobCompleted, JobFailed
 from .ids import stable_id
-from .jobflow import complete_job, generate_text, job_failure_hook
+from .jobflow import (
+    cancelled_meanwhile,
+    complete_job,
+    generate_text,
+    job_failure_hook,
+    store_artifact,
+)
 from .logging import get_logger
 from .models import Artifact, Job, JobStatus
 from .platform import Platform
@@ -90,9 +98,9 @@ class StageCall(Generic[E]):
         key: str | None = None,
     ) -> Artifact:
         """Store a file of this job and register it on the job (views list what is registered)."""
-        artifact = await self.platform.artifacts.put(
-            tenant_id=self.job.tenant_id,
-            job_id=self.job.job_id,
+        return await store_artifact(
+            self.platform,
+            self.job,
             kind=kind,
             filename=filename,
             body=body,
@@ -100,8 +108,6 @@ class StageCall(Generic[E]):
             public=public,
             key=key,
         )
-        await self.platform.jobs.add_artifact(self.job.job_id, artifact.artifact_id)
-        return artifact
 
     async def generate_text(
         self, request: TextRequest, *, provider: Provider | None = None
@@ -173,17 +179,52 @@ async def guarded_job(platform: Platform, stage: JobStage[Any], data: Any) -> Jo
 async def run_job_stage(
     platform: Platform, stage: JobStage[E], ctx: MessageContext, event: CloudEvent[Any]
 ) -> None:
+    """One delivery of a stage, measured: a metrics line (latency, failed or not) for every
+    delivery the guard let through or that failed (the error is re-raised for the consumer)."""
+    started = time.monotonic()
+    job_id = str(getattr(event.data, "job_id", ""))
+    try:
+        ran = await _run_job_stage(platform, stage, ctx, event)
+    except Exception:
+        metrics.stage_ran(
+            service=platform.service, stage=stage.name, job_id=job_id, started=started, failed=True
+        )
+        raise
+    if ran:
+        metrics.stage_ran(
+            service=platform.service, stage=stage.name, job_id=job_id, started=started, failed=False
+        )
+
+
+async def _run_job_stage(
+    platform: Platform, stage: JobStage[E], ctx: MessageContext, event: CloudEvent[Any]
+) -> bool:
     job = await guarded_job(platform, stage, event.data)
     if job is None:
-        return
-    call = StageCall(platform, ctx, event, event.data, job, stage)
-    result: dict[str, Any] = {}
-    # A finished job's stage only re-does its follow-ups (``statuses`` let it see the job).
-    if stage.work is not None and not job.status.terminal:
-        work = stage.work
-        result = await call.once(stage.scope or stage.name, lambda: work(call))
-    outputs = await stage.then(call, result) if stage.then is not None else ()
-    await deliver_outputs(platform, stage.name, stage.emits, outputs, event, job=job)
+        return False
+    attributes = {
+        "leadmagnet.job_id": job.job_id,
+        "leadmagnet.tenant_id": job.tenant_id,
+        "leadmagnet.stage": stage.name,
+        "leadmagnet.job_kind": job.kind,
+    }
+    with tracing.span(f"stage {stage.name}", attributes):
+        call = StageCall(platform, ctx, event, event.data, job, stage)
+        result: dict[str, Any] = {}
+        # A finished job's stage only re-does its follow-ups (``statuses`` let it see the job).
+        if stage.work is not None and not job.status.terminal:
+            work = stage.work
+            try:
+                result = await call.once(stage.scope or stage.name, lambda: work(call))
+            except Exception:
+                if await cancelled_meanwhile(platform, job.job_id):
+                    return True  # its writes were refused: the job ended, nothing to retry
+                raise
+            if await cancelled_meanwhile(platform, job.job_id):
+                return True  # the in-flight work finished; nothing after it runs
+        outputs = await stage.then(call, result) if stage.then is not None else ()
+        await deliver_outputs(platform, stage.name, stage.emits, outputs, event, job=job)
+    return True
 
 
 async def deliver_outputs(
@@ -327,3 +368,17 @@ def load_plans(topology: Topology) -> list[ServicePlan]:
             raise TypeError(f"leadmagnet.{service}.handlers declares no ServicePlan {service!r}")
         plans.append(plan)
     return plans
+
+
+def stage_table(plans: Iterable[ServicePlan]) -> list[str]:
+    """Markdown rows: service, stage, consumes, emits, fails with (for the event catalogue)."""
+
+    def names(models: Iterable[type[EventData]]) -> str:
+        return ", ".join(f"`{spec_of(m).name}`" for m in models) or "—"
+
+    return [
+        f"| {plan.name} | `{stage.name}` | {names(stage.consumes)} | {names(stage.emits)} | "
+        f"{', '.join(f'`{c}`' for c in stage.fails_with) or '—'} |"
+        for plan in plans
+        for stage in plan.stages
+    ]

@@ -129,6 +129,14 @@ class Topology(_Strict):
                     raise ValueError(f"queue {qname!r} subscribes to unknown topic {sub.topic!r}")
         return self
 
+    def queue_consuming(self, event_type: str) -> str:
+        """The one queue subscribed to ``event_type`` (for a message sent straight to it, e.g. a
+        delayed one: SNS cannot delay)."""
+        names = [name for name, q in self.queues.items() if event_type in q.event_types]
+        if len(names) != 1:
+            raise KeyError(f"{len(names)} queues consume {event_type}; expected exactly one")
+        return names[0]
+
     def queue_for(self, consumer: str) -> tuple[str, Queue]:
         for name, q in self.queues.items():
             if q.consumer == consumer:

@@ -107,8 +107,8 @@ class RunSpec:
 async def load_run_spec(platform: Platform, job: Job) -> RunSpec:
     """The run's pinned template version and effective settings (a permanent error when the
     template version is gone or is not a funnel template)."""
-    template_id = str(job.data.get("template_id", ""))
-    version = int(job.data.get("template_version", 0))
+    data = job.run_data()
+    template_id, version = data.template_id, data.template_version
     doc = await platform.templates.get(job.tenant_id, template_id, version)
     if doc is None:
         raise PermanentError(
@@ -117,7 +117,7 @@ async def load_run_spec(platform: Platform, job: Job) -> RunSpec:
     if doc.body.get("kind") != "funnel":
         raise PermanentError(f"template {template_id} is not a funnel template", code="bad_kind")
     try:
-        settings = FunnelSettings.model_validate(job.data.get("settings") or {})
+        settings = FunnelSettings.model_validate(data.settings)
     except ValidationError as e:
         raise PermanentError(
             f"invalid run settings: {e.errors()[0]['msg']}", code="bad_run"
@@ -128,7 +128,7 @@ async def load_run_spec(platform: Platform, job: Job) -> RunSpec:
         brand_guide=str(doc.body.get("brandGuideContent", "")),
         funnel=dict(doc.body.get("templateFunnelJson") or {}),
         settings=settings,
-        input_text=str((job.data.get("input") or {}).get("input_as_text", "")),
+        input_text=str(data.input.get("input_as_text", "")),
     )
 
 

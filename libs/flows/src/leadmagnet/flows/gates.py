@@ -26,7 +26,14 @@ from leadmagnet.common.events.jobs import CallbackDeadline
 from leadmagnet.common.ids import stable_id
 from leadmagnet.common.jobflow import complete_job, fail_job
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import CallbackGate, Job, JobStatus, OutboundCall, utcnow
+from leadmagnet.common.models import (
+    CallbackGate,
+    Job,
+    JobStatus,
+    OutboundCall,
+    TimelineEvent,
+    utcnow,
+)
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.stores.callback_tokens import CallbackToken
 
@@ -82,7 +89,10 @@ async def schedule_deadline_check(platform: Platform, data: CallbackDeadline) ->
         event_id=stable_id("evt", data.job_id, "deadline", str(int(time.time()))),
     )
     await platform.aws.sqs.send_message(
-        QueueUrl=await platform.resources.queue_url("renderer"),
+        # Whoever the topology says consumes deadlines (SNS cannot delay a message; SQS can).
+        QueueUrl=await platform.resources.queue_url(
+            platform.resources.topology.queue_consuming(event.type)
+        ),
         MessageBody=event.model_dump_json(),
         MessageAttributes=message_attributes(event),
         DelaySeconds=delay,
@@ -120,7 +130,7 @@ async def open_gate(
     with contextlib.suppress(ConflictError):  # a redelivery after the gate opened
         await platform.jobs.record(
             job.job_id,
-            "callback.awaiting",
+            TimelineEvent.CALLBACK_AWAITING,
             f"waiting for the callback for {external_id} until {until}",
             status=JobStatus.AWAITING_CALLBACK,
             stage="awaiting_callback",
@@ -141,7 +151,7 @@ async def arm_gate(
         level = "" if r.ok or r.critical else "warning: "
         await platform.jobs.record(
             job.job_id,
-            "callback.call_ok" if r.ok else "callback.call_failed",
+            TimelineEvent.CALLBACK_CALL_OK if r.ok else TimelineEvent.CALLBACK_CALL_FAILED,
             f"{level}{r.name}: {r.detail}",
             allow_terminal=True,
             data={"call": r.name, "critical": r.critical, "ok": r.ok},
@@ -196,7 +206,7 @@ async def resume(platform: Platform, token: CallbackToken, *, success: bool, mes
     job = await platform.jobs.require(token.job_id)
     await platform.jobs.record(
         job.job_id,
-        "callback.received",
+        TimelineEvent.CALLBACK_RECEIVED,
         f"callback for {token.external_id}: {'success' if success else 'failure'}",
         data={"external_id": token.external_id, "message": message[:500]},
     )
@@ -212,3 +222,20 @@ async def resume(platform: Platform, token: CallbackToken, *, success: bool, mes
         stage="awaiting_callback",
     )
     return failed or await platform.jobs.require(job.job_id)
+
+
+async def release_gate(platform: Platform, job: Job) -> bool:
+    """Close the job's open gate, if any (a cancelled job waits for nothing): its token is
+    taken, so a late callback answers as for an unknown gate (404) and the deadline chain
+    stops at its next check. True when this call closed it."""
+    awaiting = [
+        e
+        for e in await platform.jobs.timeline(job.job_id)
+        if e.type == TimelineEvent.CALLBACK_AWAITING and e.data.get("external_id")
+    ]
+    if not awaiting:
+        return False
+    token = await platform.callbacks.get(job.tenant_id, str(awaiting[-1].data["external_id"]))
+    if token is None or token.job_id != job.job_id:
+        return False  # answered, timed out, or another job's by now
+    return bool(await platform.callbacks.take(token))

@@ -2,7 +2,8 @@
 job's tenant (a tenant-scoped IAM or lifecycle rule is one prefix):
 
 - ``{tenant_id}/outputs/{job_id}/result.json``  on success: status, output, artifacts, cost;
-- ``{tenant_id}/logs/{job_id}/execution.log``   always: the job's timeline, one line per event;
+- ``{tenant_id}/logs/{job_id}/execution.log``   always (cancelled jobs get only this): the job's
+  timeline, one line per event;
 - ``{tenant_id}/logs/{job_id}/error.json``      on failure: code, message, stage.
 
 Written by the notifier when ``job.completed`` / ``job.failed`` arrives; rewriting them on a
@@ -52,6 +53,8 @@ def file_keys(job: Job) -> dict[str, str]:
         return {"result": result_key(t, j), "log": log_key(t, j)}
     if job.status is JobStatus.FAILED:
         return {"error": error_key(t, j), "log": log_key(t, j)}
+    if job.status is JobStatus.CANCELLED:
+        return {"log": log_key(t, j)}
     return {}
 
 
@@ -107,6 +110,8 @@ async def write_job_files(platform: Platform, job: Job) -> dict[str, str]:
             "completed_at": job.completed_at.isoformat() if job.completed_at else None,
         }
         await platform.artifacts.put_object(result_key(t, j), _dumps(result), "application/json")
+    if job.status is JobStatus.CANCELLED:  # as for a failure: the second withdrawal pass
+        await platform.artifacts.withdraw_for_job(job.job_id)
     if job.status is JobStatus.FAILED:
         # Second pass of the failed-job rule (see jobflow.withdraw_deliverables): a parallel
         # branch may have written an artifact after the job failed.

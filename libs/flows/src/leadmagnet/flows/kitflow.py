@@ -25,7 +25,7 @@ from leadmagnet.common.events.products import (
 from leadmagnet.common.ids import stable_id
 from leadmagnet.common.jobflow import complete_job, job_failure_hook, withdraw_deliverables
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import Job, JobStatus, utcnow
+from leadmagnet.common.models import Job, JobStatus, TimelineEvent, utcnow
 from leadmagnet.common.products import BRANCHES, PRODUCT_KIND, ProductPreferences, kit_asset_keys
 from leadmagnet.common.stages import JobStage, Output, StageCall
 
@@ -66,11 +66,19 @@ async def publish_progress(
     )
 
 
+# The kit's timeline steps and the seed's message type each one is sent as (same names).
+SEED_STEPS: dict[TimelineEvent, ProgressType] = {
+    TimelineEvent.JOB_ANALYZING: "job.analyzing",
+    TimelineEvent.JOB_ANALYSIS_COMPLETE: "job.analysis_complete",
+    TimelineEvent.JOB_GENERATING: "job.generating",
+}
+
+
 async def report_progress(
     platform: Platform,
     job_id: str,
     tenant_id: str,
-    type_: ProgressType,
+    step: TimelineEvent,
     message: str,
     *,
     progress: int,
@@ -84,7 +92,7 @@ async def report_progress(
     (a stable event id per step, so a redone step is recognisably the same event)."""
     await platform.jobs.record(
         job_id,
-        type_,
+        step,
         message,
         status=status,
         stage=stage,
@@ -96,7 +104,7 @@ async def report_progress(
         platform,
         job_id,
         tenant_id,
-        type_,
+        SEED_STEPS[step],
         stage=stage,
         progress=progress,
         # exactly the SSE message's payload (gateway: progress.seed_payload)
@@ -164,7 +172,7 @@ async def finish_branch(platform: Platform, job_id: str, branch: str) -> bool:
 async def kit_assets(platform: Platform, job: Job) -> tuple[dict[str, Any], dict[str, Any]]:
     """The kit's files as seed 002's GeneratedAssets: (S3 keys, GET URLs)."""
     stored = [a.s3_key for a in await platform.artifacts.list_for_job(job.job_id)]
-    platforms = (job.data.get("preferences") or {}).get("platforms")
+    platforms = job.kit_data().preferences.get("platforms")
     keys = kit_asset_keys(job.job_id, stored, platforms if isinstance(platforms, list) else None)
 
     async def url(key: str | None) -> str | None:
@@ -218,7 +226,7 @@ def branch_stage(branch: str, work: BranchWork) -> JobStage[ProductConfirmed]:
 
     async def run(call: StageCall[ProductConfirmed]) -> dict[str, Any]:
         prefs = ProductPreferences.model_validate(
-            {**(call.job.data.get("preferences") or {}), **call.data.preferences}
+            {**call.job.kit_data().preferences, **call.data.preferences}
         )
         return await work(call.platform, call.job, prefs)
 

@@ -39,6 +39,7 @@ def stack_env(settings: Settings, **extra: str) -> dict[str, str]:
         "LOG_LEVEL": "INFO",
         "LEAD_IDLE_DELAY_SECONDS": "3",  # the not-idle recheck happens within the test
         "LEAD_ERROR_COOLDOWN_SECONDS": "2",
+        "TRACES_EXPORTER": "file",  # <log dir>/<service>.traces.jsonl, one JSON line a span
     }
     env.update(extra)
     return env

@@ -24,6 +24,7 @@ from .headers import with_security_headers
 from .openapi import build_openapi
 from .pages import page_routes
 from .routes import api
+from .server_spans import ServerSpanMiddleware
 from .ws import websocket_routes
 
 log = get_logger()
@@ -113,4 +114,5 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app.state.openapi = build_openapi(api, server_url=settings.gateway_public_url)
     app.state.draining = False  # set on SIGTERM: long-lived streams end so shutdown is quick
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(ServerSpanMiddleware)  # outermost: the access log line has the trace
     return app

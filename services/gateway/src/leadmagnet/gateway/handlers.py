@@ -3,7 +3,7 @@ event catalogue's producers come from here and from the workers' stages)."""
 
 from __future__ import annotations
 
-from leadmagnet.common.events.jobs import JobCompleted, JobFailed, JobRequested
+from leadmagnet.common.events.jobs import JobCancelled, JobCompleted, JobFailed, JobRequested
 from leadmagnet.common.events.leads import LeadRequested
 from leadmagnet.common.events.products import JobProgress, ProductConfirmed, ProductRequested
 from leadmagnet.common.events.runs import RunRequested
@@ -20,5 +20,6 @@ PLAN = ServicePlan(
         LeadRequested,  # a chat thread's hand-off trigger (routes/leads.py)
         JobCompleted,  # an approval gate's callback approved the job (routes/callbacks.py)
         JobFailed,  # a rejected/expired gate, or a job that could not be enqueued
+        JobCancelled,  # POST /v1/jobs/{id}/cancel (routes/job_actions.py)
     ),
 )

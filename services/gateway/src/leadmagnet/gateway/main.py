@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from leadmagnet.common.logging import configure_logging, get_logger
 from leadmagnet.common.settings import get_settings
+from leadmagnet.common.tracing import setup_tracing, shutdown_tracing
 
 from .app import create_app
 
@@ -42,6 +43,7 @@ class _Server(uvicorn.Server):
 def main() -> None:
     settings = get_settings()
     configure_logging("gateway", settings.log_level, settings.log_format)
+    setup_tracing("gateway", settings)
     get_logger().info("service.starting", environment=settings.environment)
     app = create_app(settings)
     config = uvicorn.Config(
@@ -55,7 +57,10 @@ def main() -> None:
         server_header=False,
         lifespan="on",
     )
-    asyncio.run(_Server(config, app).serve())
+    try:
+        asyncio.run(_Server(config, app).serve())
+    finally:
+        shutdown_tracing()  # in-flight requests are done: flush their spans
 
 
 if __name__ == "__main__":

@@ -45,8 +45,11 @@ SEED_TYPES: dict[str, str] = {
     TimelineEvent.JOB_GENERATING: "job.generating",
     TimelineEvent.JOB_COMPLETED: "job.complete",
     TimelineEvent.JOB_FAILED: "job.error",
+    TimelineEvent.JOB_CANCELLED: "job.error",  # the seed's clients stop waiting on job.error
 }
 FAILED_LABEL = "Something went wrong"
+CANCELLED_LABEL = "Cancelled"
+RETRIED_LABEL = "Trying again"
 
 # The steps a job page lists, with the progress at which each one starts.
 STEPS: dict[str, list[tuple[str, int]]] = {
@@ -81,6 +84,10 @@ class Progress:
 def advance(current: Progress, event: JobEvent) -> Progress:
     if event.type == TimelineEvent.JOB_FAILED:
         return Progress(current.percent, FAILED_LABEL)
+    if event.type == TimelineEvent.JOB_CANCELLED:
+        return Progress(current.percent, CANCELLED_LABEL)
+    if event.type == TimelineEvent.JOB_RETRIED:
+        return Progress(current.percent, RETRIED_LABEL)
     milestone = MILESTONES.get(event.type)
     if milestone is None:
         return current
@@ -114,7 +121,7 @@ def seed_payload(event: JobEvent) -> dict[str, Any]:
     """The seed-002 message payload of a timeline entry (SSE ``payload``, the WebSocket's
     ``payload``, and what ``kitflow.report_progress`` puts on the topic)."""
     payload: dict[str, Any] = {"jobId": event.job_id, **event.data.get("payload", {})}
-    if event.type == TimelineEvent.JOB_FAILED:
+    if event.type in (TimelineEvent.JOB_FAILED, TimelineEvent.JOB_CANCELLED):
         payload["error"] = event.message
     if event.type == TimelineEvent.JOB_COMPLETED and "assets" in event.data:
         payload["assets"] = event.data["assets"]
@@ -125,7 +132,9 @@ def seed_payload(event: JobEvent) -> dict[str, Any]:
 
 # ---- following a job live (SSE and WebSocket) ------------------------------------------------
 
-TERMINAL_EVENTS: frozenset[str] = frozenset({TimelineEvent.JOB_COMPLETED, TimelineEvent.JOB_FAILED})
+TERMINAL_EVENTS: frozenset[str] = frozenset(
+    {TimelineEvent.JOB_COMPLETED, TimelineEvent.JOB_FAILED, TimelineEvent.JOB_CANCELLED}
+)
 POLL_MIN_SECONDS = 0.5
 POLL_MAX_SECONDS = 3.0
 
@@ -136,6 +145,13 @@ class Step:
 
     event: JobEvent
     progress: Progress
+
+
+def ended(events: list[JobEvent]) -> bool:
+    """Whether the job had ended as of ``events``: its last terminal entry was not followed by
+    a retry (``job.retried`` re-opens a failed job)."""
+    marks = [e for e in events if e.type in TERMINAL_EVENTS or e.type == TimelineEvent.JOB_RETRIED]
+    return bool(marks) and marks[-1].type in TERMINAL_EVENTS
 
 
 class Signal(enum.Enum):
@@ -158,9 +174,7 @@ async def follow_job(
     says so (client gone, server draining) or after ``max_seconds``: the client resumes."""
     timeline = await platform.jobs.timeline(job_id)
     progress = progress_of([e for e in timeline if e.seq <= after])
-    if any(e.type in TERMINAL_EVENTS for e in timeline if e.seq <= after) and not any(
-        e.seq > after for e in timeline
-    ):
+    if ended([e for e in timeline if e.seq <= after]) and not any(e.seq > after for e in timeline):
         yield Signal.END
         return
     pending = [e for e in timeline if e.seq > after]

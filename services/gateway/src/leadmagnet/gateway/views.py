@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, RootModel
 
 from leadmagnet.common.models import (
+    WEBHOOK_EVENTS,
     CallbackGate,
     DocumentVersion,
     Form,
@@ -165,7 +166,7 @@ class WorkflowView(BaseModel):
     template_version: int | None
     webhook_url: str | None
     webhook_format: str = "standard"
-    webhook_events: list[str] = Field(default_factory=lambda: ["job.completed", "job.failed"])
+    webhook_events: list[str] = Field(default_factory=lambda: [str(e) for e in WEBHOOK_EVENTS])
     options: dict[str, Any]
     await_callback: CallbackGate | None = None
     created_at: datetime

@@ -135,7 +135,7 @@ def asyncapi(topology: Topology, producers: Producers) -> dict[str, Any]:
     }
 
 
-def catalogue_markdown(topology: Topology, producers: Producers) -> str:
+def catalogue_markdown(topology: Topology, producers: Producers, stages: Sequence[str] = ()) -> str:
     consumers = consumers_of(topology)
     lines = [
         "# Event catalogue",
@@ -164,24 +164,41 @@ def catalogue_markdown(topology: Topology, producers: Producers) -> str:
             f"{', '.join(consumers.get(spec.type, [])) or '—'} | "
             f"{spec.description} | [json](./{spec.name}.v{spec.version}.json) |"
         )
+    if stages:
+        lines += [
+            "",
+            "## Stages",
+            "",
+            "What each service's declared stages consume, emit and may fail with (the error"
+            " codes they raise themselves; any stage can also fail with the platform's codes).",
+            "",
+            "| service | stage | consumes | emits | fails with |",
+            "|---|---|---|---|---|",
+            *stages,
+        ]
     lines += ["", "Machine-readable: [asyncapi.json](./asyncapi.json).", ""]
     return "\n".join(lines)
 
 
 def render_all(
-    topology: Topology | None = None, producers: Producers | None = None
+    topology: Topology | None = None,
+    producers: Producers | None = None,
+    stages: Sequence[str] = (),
 ) -> dict[str, str]:
+    """Every contract file. ``producers`` and the ``stages`` table default to the services'
+    declared plans (``stages.ServicePlan``)."""
     topo = topology or load_topology()
     if producers is None:
-        from ..stages import load_plans, producers_of  # the services' declarations
+        from ..stages import load_plans, producers_of, stage_table  # the declarations
 
-        producers = producers_of(load_plans(topo))
+        plans = load_plans(topo)
+        producers, stages = producers_of(plans), stage_table(plans)
     files = {
         f"{s.name}.v{s.version}.json": json.dumps(envelope_schema(s), indent=2) + "\n"
         for s in project_events()
     }
     files["asyncapi.json"] = json.dumps(asyncapi(topo, producers), indent=2) + "\n"
-    files["README.md"] = catalogue_markdown(topo, producers)
+    files["README.md"] = catalogue_markdown(topo, producers, stages)
     return files
 
 

@@ -43,6 +43,9 @@ class CloudEvent(BaseModel, Generic[D]):
     dataschema: str | None = None
     tenantid: str | None = Field(None, description="Extension: owning tenant.")
     correlationid: str | None = Field(None, description="Extension: request correlation id.")
+    # CloudEvents distributed-tracing extension (W3C Trace Context): the producer's span.
+    traceparent: str | None = Field(None, description="Extension: W3C traceparent.")
+    tracestate: str | None = Field(None, description="Extension: W3C tracestate.")
     data: D
 
 

@@ -89,6 +89,23 @@ class JobFailed(EventData):
 
 
 @event_type(
+    "job.cancelled",
+    version=1,
+    public=True,
+    description="A job was cancelled by its owner (POST /v1/jobs/{id}/cancel): a stage that was"
+    " running finished, nothing after it ran, and nothing is delivered.",
+)
+class JobCancelled(EventData):
+    job_id: str
+    tenant_id: str
+    kind: str
+    workflow_id: str | None = None
+    status: str = "cancelled"
+    stage: str | None = Field(None, description="The stage the job was in when cancelled.")
+    cancelled_at: datetime
+
+
+@event_type(
     "callback.deadline",
     version=1,
     public=False,

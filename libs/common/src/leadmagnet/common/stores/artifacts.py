@@ -7,8 +7,13 @@ second one. URLs: ``PUBLIC_BASE_URL + key`` when a CDN is configured, else a pre
 
 from __future__ import annotations
 
+from typing import Any
+
+from botocore.exceptions import ClientError
+
 from ..aws import AwsClients
 from ..dynamo import DynamoTable, values
+from ..errors import PermanentError
 from ..ids import stable_id
 from ..models import Artifact, utcnow
 from ..settings import Settings
@@ -71,22 +76,72 @@ class ArtifactStore:
         return data
 
     async def list_for_job(self, job_id: str) -> list[Artifact]:
+        """The job's artifacts (withdrawn ones are not: see ``withdraw_for_job``)."""
         items = await self.table.query(
-            KeyConditionExpression="job_id = :j", ExpressionAttributeValues=values(j=job_id)
+            KeyConditionExpression="job_id = :j",
+            FilterExpression="attribute_not_exists(withdrawn_at)",
+            ExpressionAttributeValues=values(j=job_id),
         )
         return [Artifact.model_validate(i) for i in items]
 
+    async def _withdrawn(self, job_id: str) -> list[dict[str, Any]]:
+        return await self.table.query(
+            KeyConditionExpression="job_id = :j",
+            FilterExpression="attribute_exists(withdrawn_at)",
+            ExpressionAttributeValues=values(j=job_id),
+        )
+
+    async def restore_for_job(self, job_id: str) -> int:
+        """Undo ``withdraw_for_job`` (a retried job goes on from what its finished stages
+        stored): delete the delete markers the withdrawal left, check each object is back, and
+        list the records again. PermanentError when one cannot come back (written to a bucket
+        without versioning, or its old version has expired); what came back before stays, so
+        the caller withdraws again. Idempotent; returns how many came back."""
+        withdrawn = await self._withdrawn(job_id)
+        for item in withdrawn:
+            key = item["s3_key"]
+            markers = sorted(item.get("withdrawn_markers") or ())
+            if not markers:
+                raise PermanentError(f"{key} was deleted for good", code="artifacts_gone")
+            for marker in markers:
+                try:
+                    await self.s3.delete_object(Bucket=self.bucket, Key=key, VersionId=marker)
+                except ClientError as e:  # already removed by an earlier restore
+                    if e.response.get("Error", {}).get("Code") not in ("NoSuchVersion", "404"):
+                        raise
+            try:
+                await self.s3.head_object(Bucket=self.bucket, Key=key)
+            except ClientError:
+                raise PermanentError(
+                    f"{key} can no longer be restored (its old version expired)",
+                    code="artifacts_gone",
+                ) from None
+            await self.table.update(
+                {"job_id": job_id, "artifact_id": item["artifact_id"]},
+                UpdateExpression="REMOVE withdrawn_at, withdrawn_markers",
+            )
+        return len(withdrawn)
+
     async def withdraw_for_job(self, job_id: str) -> int:
-        """Delete a job's artifacts (objects and records): a failed job has no deliverables.
+        """Delete a job's artifacts: a failed or cancelled job has no deliverables.
 
         The bucket is versioned, so the delete leaves a delete marker: a GET of the key (every
-        link we mint, presigned or CDN) answers 404 from then on. Idempotent; returns how
-        many artifacts were withdrawn.
+        link we mint, presigned or CDN) answers 404 from then on. The record stays, marked
+        withdrawn with the marker's version (``list_for_job`` no longer lists it), so that a
+        retry can bring the file back (``restore_for_job``). Idempotent; returns how many
+        artifacts were withdrawn.
         """
         artifacts = await self.list_for_job(job_id)
         for a in artifacts:
-            await self.s3.delete_object(Bucket=self.bucket, Key=a.s3_key)
-            await self.table.delete({"job_id": job_id, "artifact_id": a.artifact_id})
+            resp = await self.s3.delete_object(Bucket=self.bucket, Key=a.s3_key)
+            marker = resp.get("VersionId") if resp.get("DeleteMarker") else None
+            update = "SET withdrawn_at = :at" + (" ADD withdrawn_markers :m" if marker else "")
+            vals = {"at": utcnow().isoformat(), **({"m": {marker}} if marker else {})}
+            await self.table.update(
+                {"job_id": job_id, "artifact_id": a.artifact_id},
+                UpdateExpression=update,
+                ExpressionAttributeValues=values(**vals),
+            )
         return len(artifacts)
 
     async def url(self, key: str, *, filename: str | None = None) -> str:

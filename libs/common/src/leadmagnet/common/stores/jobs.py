@@ -32,7 +32,17 @@ from ..dynamo import (
     values,
 )
 from ..errors import ConflictError, NotFoundError, PermanentError
-from ..models import Job, JobEvent, JobStatus, LogLevel, LogType, TimelineEvent, utcnow
+from ..models import (
+    RETRY_TRANSITION,
+    TERMINAL_STATUSES,
+    Job,
+    JobEvent,
+    JobStatus,
+    LogLevel,
+    LogType,
+    TimelineEvent,
+    utcnow,
+)
 from ..providers.base import CallCost
 
 
@@ -141,7 +151,7 @@ class JobStore:
     async def record(
         self,
         job_id: str,
-        event_type: str,
+        event_type: TimelineEvent,
         message: str = "",
         *,
         status: JobStatus | None = None,
@@ -199,9 +209,11 @@ class JobStore:
         else:
             if not allow_terminal:
                 names["#s"] = "status"
-                vals["done"] = JobStatus.COMPLETED.value
-                vals["failed"] = JobStatus.FAILED.value
-                conditions.append("NOT #s IN (:done, :failed)")
+                finals = []
+                for i, st in enumerate(sorted(TERMINAL_STATUSES)):
+                    vals[f"t{i}"] = st.value
+                    finals.append(f":t{i}")
+                conditions.append(f"NOT #s IN ({', '.join(finals)})")
             if expected_status:
                 conditions.append(self._status_in(expected_status, names, vals))
         try:
@@ -276,7 +288,7 @@ class JobStore:
         log_type: LogType = "event",
         stage: str | None = None,
         data: dict[str, Any] | None = None,
-        event_type: str = TimelineEvent.LOG,
+        event_type: TimelineEvent = TimelineEvent.LOG,
     ) -> None:
         """Append a log entry to the timeline without changing the job (late entries after
         completion are kept too: they record what really happened)."""
@@ -338,10 +350,22 @@ class JobStore:
         raise ConflictError(f"could not append to the timeline of job {job.job_id}")
 
     async def fail(
-        self, job_id: str, *, code: str, message: str, stage: str | None = None
+        self,
+        job_id: str,
+        *,
+        code: str,
+        message: str,
+        stage: str | None = None,
+        retry_event: str | None = None,
     ) -> Job | None:
         """Mark failed once (from any state that is not final); None when the job was already
-        final (or unknown)."""
+        final (or unknown). ``retry_event``: what a retry re-publishes, written with the
+        failure (a failure without one is not retryable)."""
+        fields: dict[str, Any] = {
+            "error_code": code,
+            "error_message": message[:2000],
+            "retry_event": retry_event,  # null clears an earlier failure's
+        }
         try:
             return await self.record(
                 job_id,
@@ -349,12 +373,50 @@ class JobStore:
                 message,
                 status=JobStatus.FAILED,
                 stage=stage,
-                set_fields={"error_code": code, "error_message": message[:2000]},
+                set_fields=fields,
                 data={"error_code": code},
                 level="error",
             )
         except ConflictError:
             return None
+
+    async def reopen(self, job_id: str, tenant_id: str, message: str) -> Job:
+        """The retry API's move (``models.RETRY_TRANSITION``): a failed job of the tenant that
+        has a retry event becomes processing again, its error cleared, in one conditional write
+        (of two racing retries one wins; ConflictError for the other). The retry event stays
+        on the returned job for the caller to re-publish; the next failure overwrites it."""
+        before, after = RETRY_TRANSITION
+        now = utcnow()
+        try:
+            item = await self.jobs.update(
+                {"job_id": job_id},
+                UpdateExpression="SET #s = :after, #u = :u, stage = :stage, "
+                "retries = if_not_exists(retries, :zero) + :one "
+                "REMOVE error_code, error_message, failed_at ADD #seq :one",
+                ConditionExpression="tenant_id = :t AND #s = :before "
+                "AND attribute_type(retry_event, :string)",
+                ExpressionAttributeNames={"#s": "status", "#u": "updated_at", "#seq": "event_seq"},
+                ExpressionAttributeValues=values(
+                    after=after.value,
+                    before=before.value,
+                    u=now.isoformat(),
+                    stage="retry",
+                    zero=0,
+                    one=1,
+                    t=tenant_id,
+                    string="S",
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as e:
+            if not is_conditional_failure(e):
+                raise
+            raise ConflictError(f"job {job_id} is not a failed job that can be retried") from None
+        job = Job.model_validate(item)
+        await self._put_event(
+            job, job.event_seq, TimelineEvent.JOB_RETRIED, message, {}, stage="retry"
+        )
+        return job
 
     async def list_for_template(
         self, tenant_id: str, template_id: str, *, limit: int = 10

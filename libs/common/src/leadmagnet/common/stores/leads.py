@@ -13,8 +13,10 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -81,21 +83,29 @@ class Lease:
 
 
 class LeadStore:
-    def __init__(
-        self,
-        aws: AwsClients,
-        settings: Settings,
-        *,
-        leads: str,
-        attribution: str,
-        sms_tokens: str,
-        channels: str,
-    ) -> None:
+    def __init__(self, aws: AwsClients, settings: Settings, table: Callable[[str], str]) -> None:
+        """``table`` resolves a logical table name (``Resources.table``): each table is
+        resolved on first use, so a service granted only some of them (the reporter and the
+        notifier never touch attribution or SMS tokens) can still use the rest."""
+        self.aws = aws
         self.settings = settings
-        self.leads = DynamoTable(aws, leads)
-        self.attribution = DynamoTable(aws, attribution)
-        self.sms = DynamoTable(aws, sms_tokens)
-        self.channels = DynamoTable(aws, channels)
+        self._table = table
+
+    @cached_property
+    def leads(self) -> DynamoTable:
+        return DynamoTable(self.aws, self._table("leads"))
+
+    @cached_property
+    def attribution(self) -> DynamoTable:
+        return DynamoTable(self.aws, self._table("lead_attribution"))
+
+    @cached_property
+    def sms(self) -> DynamoTable:
+        return DynamoTable(self.aws, self._table("sms_tokens"))
+
+    @cached_property
+    def channels(self) -> DynamoTable:
+        return DynamoTable(self.aws, self._table("chat_channels"))
 
     # ---- channels -------------------------------------------------------------------------
 

@@ -7,35 +7,32 @@ stored; the key is shown once.
 
 Tables: ``publishable_keys`` (key_hash -> the key's settings; GSI ``by_tenant``),
 ``publishable_origins`` (origin, key_id -> tenant, flow, channel: CORS preflights and the chat
-beacon's origin binding) and ``rate_limits`` (fixed one-minute windows shared by every gateway
-replica: one conditional UpdateItem per request).
+beacon's origin binding) and ``rate_limits`` (``stores.rate_limits``: fixed one-minute windows
+shared by every gateway replica, one conditional UpdateItem per request).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 import secrets
-import time
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field
 
 from ..aws import AwsClients
-from ..dynamo import DynamoTable, is_conditional_failure, parse_all_stored, parse_stored, values
+from ..dynamo import DynamoTable, parse_all_stored, parse_stored, values
 from ..ids import random_id
 from ..models import utcnow
+from .rate_limits import RateLimiter
 from .tenants import hash_key
 
 PUBLISHABLE_KEY_PREFIX = "pk_live_"
 Flow = Literal["product_marketing", "chat_lead"]
 FLOWS: tuple[str, ...] = ("product_marketing", "chat_lead")
 ANY_ORIGIN = "*"
-RATE_WINDOW_SECONDS = 60
 MAX_RATE_PER_MINUTE = 600
 MAX_ORIGINS = 20
 _HOST = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?")
@@ -111,7 +108,7 @@ class PublishableKeyStore:
     ) -> None:
         self.keys = DynamoTable(aws, keys_table)
         self.origins = DynamoTable(aws, origins_table)
-        self.rates = DynamoTable(aws, rate_table)
+        self.rates = RateLimiter(aws, rate_table)
 
     async def create(
         self,
@@ -219,19 +216,4 @@ class PublishableKeyStore:
     async def hit(self, key_id: str, limit: int, *, now: float | None = None) -> int | None:
         """Count one request of ``key_id`` in the current one-minute window: None when it is
         within ``limit``, else the seconds until the window ends (for ``Retry-After``)."""
-        now = time.time() if now is None else now
-        window = int(now // RATE_WINDOW_SECONDS)
-        window_end = (window + 1) * RATE_WINDOW_SECONDS
-        try:
-            await self.rates.update(
-                {"bucket": f"{key_id}#{window}"},
-                UpdateExpression="ADD n :one SET #ttl = if_not_exists(#ttl, :ttl)",
-                ConditionExpression="attribute_not_exists(n) OR n < :limit",
-                ExpressionAttributeNames={"#ttl": "ttl"},
-                ExpressionAttributeValues=values(one=1, limit=limit, ttl=window_end + 120),
-            )
-        except ClientError as e:
-            if is_conditional_failure(e):
-                return max(1, math.ceil(window_end - now))
-            raise
-        return None
+        return await self.rates.hit(key_id, limit, now=now)

@@ -1,16 +1,47 @@
-"""Tenants and their API keys (stored as SHA-256 hashes; the key itself is shown once)."""
+"""Tenants and their API keys (stored as SHA-256 hashes; the key itself is shown once), and each
+tenant's limits (an optional ``limits`` map on its item; an unset limit is the platform's)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
+from functools import cached_property
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..aws import AwsClients
-from ..dynamo import DynamoTable
+from ..dynamo import DynamoTable, is_conditional_failure, parse_stored, values
 from ..ids import random_id
 from ..models import Tenant, utcnow
 
 API_KEY_PREFIX = "lm_live_"
+# The platform's ceilings for any tenant (the defaults are settings): a tenant's model slots are
+# scanned per call, and a form's counter is one DynamoDB item (hundreds of writes a second at most).
+MAX_MODEL_CONCURRENCY = 64
+MAX_SUBMITS_PER_MINUTE = 6000
+
+
+class TenantLimits(BaseModel):
+    """A tenant's own limits; None means the platform's default (settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_concurrency: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_MODEL_CONCURRENCY,
+        description="Model calls (text, vision) of this tenant in flight at once, over every "
+        "worker replica; more wait (their jobs are deferred, not failed).",
+    )
+    submits_per_minute: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_SUBMITS_PER_MINUTE,
+        description="Submissions a minute per public form of this tenant (the JSON submit and "
+        "the hosted form page); more answer 429 with Retry-After.",
+    )
 
 
 def hash_key(raw: str) -> str:
@@ -18,10 +49,51 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+class TenantLimitsStore:
+    """The ``limits`` map of tenant items (``TenantStore.limits``/``set_limits``)."""
+
+    def __init__(self, tenants: DynamoTable) -> None:
+        self.tenants = tenants
+
+    async def get(self, tenant_id: str, *, consistent: bool = False) -> TenantLimits:
+        """The tenant's own limits (all None for an unknown tenant or one without any; a stored
+        map that no longer validates counts as none, and is logged)."""
+        item = await self.tenants.get({"tenant_id": tenant_id}, consistent=consistent)
+        stored = (item or {}).get("limits")
+        if not isinstance(stored, dict):
+            return TenantLimits()
+        return parse_stored(TenantLimits, stored) or TenantLimits()
+
+    async def put(self, tenant_id: str, limits: TenantLimits) -> bool:
+        """Replace the tenant's limits (False: no such tenant)."""
+        try:
+            await self.tenants.update(
+                {"tenant_id": tenant_id},
+                UpdateExpression="SET limits = :limits",
+                ConditionExpression="attribute_exists(tenant_id)",
+                ExpressionAttributeValues=values(limits=limits.model_dump()),
+            )
+        except ClientError as e:
+            if is_conditional_failure(e):
+                return False
+            raise
+        return True
+
+
 class TenantStore:
-    def __init__(self, aws: AwsClients, tenants_table: str, keys_table: str) -> None:
-        self.tenants = DynamoTable(aws, tenants_table)
-        self.keys = DynamoTable(aws, keys_table)
+    def __init__(self, aws: AwsClients, table: Callable[[str], str]) -> None:
+        """``table`` resolves a logical name (``Resources.table``) on first use: a worker that
+        reads a tenant's settings is granted ``tenants``, not the API keys."""
+        self.aws = aws
+        self._table = table
+
+    @cached_property
+    def tenants(self) -> DynamoTable:
+        return DynamoTable(self.aws, self._table("tenants"))
+
+    @cached_property
+    def keys(self) -> DynamoTable:
+        return DynamoTable(self.aws, self._table("api_keys"))
 
     async def create(self, name: str, *, tenant_id: str | None = None) -> Tenant:
         tenant = Tenant(tenant_id=tenant_id or random_id("ten", 12), name=name)
@@ -31,6 +103,12 @@ class TenantStore:
     async def get(self, tenant_id: str) -> Tenant | None:
         item = await self.tenants.get({"tenant_id": tenant_id})
         return Tenant.model_validate(item) if item else None
+
+    async def limits(self, tenant_id: str, *, consistent: bool = False) -> TenantLimits:
+        return await TenantLimitsStore(self.tenants).get(tenant_id, consistent=consistent)
+
+    async def set_limits(self, tenant_id: str, limits: TenantLimits) -> bool:
+        return await TenantLimitsStore(self.tenants).put(tenant_id, limits)
 
     async def issue_key(self, tenant_id: str, label: str = "admin") -> str:
         raw = API_KEY_PREFIX + secrets.token_urlsafe(32)

@@ -104,6 +104,8 @@ async def form_post(request: Request) -> Response:
     try:
         accepted = await accept_submission(platform, form.slug, values)
     except HTTPError as e:
+        if e.status == 429:
+            return _busy_page(e, brand)
         errors = {
             d.loc.removeprefix("body."): d.message for d in e.details if d.loc.startswith("body.")
         }
@@ -111,6 +113,19 @@ async def form_post(request: Request) -> Response:
             return message_page(e.status, "We could not take your request", e.message, brand)
         return _form_page(form, brand, values=values, errors=errors, status=422)
     return RedirectResponse(f"/j/{accepted.job_id}", status_code=303)
+
+
+def _busy_page(error: HTTPError, brand: Branding) -> Response:
+    """The form's per-minute budget is spent: a page that says so, with ``Retry-After``."""
+    wait = error.headers.get("retry-after", "60")
+    page = message_page(
+        429,
+        "Too many requests right now",
+        f"This form is very busy. Please wait about {wait} seconds and send it again.",
+        brand,
+    )
+    page.headers["retry-after"] = wait
+    return page
 
 
 async def _job(request: Request) -> Job | None:

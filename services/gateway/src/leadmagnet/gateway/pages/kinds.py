@@ -277,12 +277,14 @@ HEADINGS: dict[str, dict[str, str]] = {
     "lead_magnet": {
         "completed": "Your report is ready",
         "failed": "We could not finish your report",
+        "cancelled": "This report was cancelled",
         "awaiting_callback": "Your report is waiting for approval",
         "": "We are preparing your report",
     },
     PRODUCT_KIND: {
         "completed": "Your marketing kit is ready",
         "failed": "We could not finish your marketing kit",
+        "cancelled": "This marketing kit was cancelled",
         "awaiting_confirmation": "Check the analysis, then confirm",
         "": "We are preparing your marketing kit",
     },

@@ -7,5 +7,7 @@ from .registry import api
 from . import ops, public, admin, runs, products, leads, callbacks, console  # noqa: F401
 from . import publishable_admin, seed_leads  # noqa: F401
 from . import seed_kits  # noqa: F401
+from . import job_actions  # noqa: F401
+from . import tenant_limits  # noqa: F401
 
 __all__ = ["api"]

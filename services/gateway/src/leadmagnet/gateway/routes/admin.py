@@ -128,7 +128,7 @@ class WorkflowCreate(Strict):
     )
     webhook_events: WebhookEvents = Field(
         default_factory=lambda: list(WEBHOOK_EVENTS),
-        description="The outcomes delivered to webhook_url (default both).",
+        description="The outcomes delivered to webhook_url (default: all three).",
     )
     options: StorableObject = Field(default_factory=dict)
     await_callback: CallbackGate | None = Field(

@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 from leadmagnet.common.errors import ConflictError
 from leadmagnet.common.events.products import ProductConfirmed, ProductRequested
 from leadmagnet.common.ids import new_job_id
+from leadmagnet.common.jobflow import count_job
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import Job, JobStatus
+from leadmagnet.common.models import Job, JobStatus, KitData, TimelineEvent
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import (
     ALLOWED_TYPES,
@@ -171,14 +172,15 @@ async def start_kit(
         job_id=new_job_id(),
         tenant_id=tenant,
         kind=PRODUCT_KIND,
-        data={
-            "s3_key": s3_key,
-            "filename": s3_key.rsplit("/", 1)[-1],
-            "preferences": preferences.model_dump(),
-            "auto_confirm": auto_confirm,
-        },
+        data=KitData(
+            s3_key=s3_key,
+            filename=s3_key.rsplit("/", 1)[-1],
+            preferences=preferences.model_dump(),
+            auto_confirm=auto_confirm,
+        ).model_dump(exclude_none=True),
     )
     await platform.jobs.create(job, message="kit requested")
+    count_job(platform, "JobsStarted", job)
     event = platform.bus.event(
         ProductRequested(job_id=job.job_id, tenant_id=tenant, s3_key=s3_key),
         subject=job.job_id,
@@ -273,7 +275,7 @@ async def confirm_kit_job(
     try:
         await platform.jobs.record(
             job_id,
-            "job.confirmed",
+            TimelineEvent.JOB_CONFIRMED,
             "analysis confirmed",
             status=JobStatus.PROCESSING,
             stage="confirmed",

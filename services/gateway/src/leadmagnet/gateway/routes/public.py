@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from leadmagnet.common.events.jobs import JobRequested
 from leadmagnet.common.formcheck import validate_submission
 from leadmagnet.common.ids import new_job_id, random_id
+from leadmagnet.common.jobflow import count_job
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobEvent, Submission
 from leadmagnet.common.platform import Platform
@@ -21,6 +22,7 @@ from leadmagnet.common.platform import Platform
 from ..api import ApiContext, ErrorDetail, HTTPError, Strict, bounded_int
 from ..enqueue import publish_first_event
 from ..progress import SEED_TYPES, Progress, Signal, follow_job, seed_payload
+from ..quotas import check_submit_quota
 from ..views import FormView, JobAccepted, JobView, form_view, job_view, status_url
 from .registry import api
 
@@ -42,6 +44,7 @@ async def accept_submission(
     form = await platform.forms.get(slug)
     if form is None:
         raise HTTPError(404, "form_not_found", f"no form with slug {slug!r}")
+    await check_submit_quota(platform, form)  # 429 past the tenant's per-form budget
     if not isinstance(payload, dict):
         raise HTTPError(422, "validation_error", "the body must be a JSON object of form fields")
     if payload.get(HONEYPOT_FIELD):
@@ -82,6 +85,7 @@ async def accept_submission(
         form_slug=form.slug,
     )
     await platform.jobs.create(job, message=f"submitted through form {form.slug}")
+    count_job(platform, "JobsStarted", job)
     event = platform.bus.event(
         JobRequested(
             job_id=job_id,
@@ -109,11 +113,12 @@ async def accept_submission(
     status=202,
     raw_body_schema=SUBMISSION_SCHEMA,
     response=JobAccepted,
-    errors=(404, 409, 503),
+    errors=(404, 409, 429, 503),
 )
 async def submit_form(ctx: ApiContext) -> JobAccepted:
     """Validates the fields against the form's schema (422 lists each invalid field), stores the
-    submission and a pending job, and returns its unguessable status URL."""
+    submission and a pending job, and returns its unguessable status URL. Each form takes its
+    tenant's ``submits_per_minute`` (429 ``rate_limited`` with ``Retry-After`` beyond it)."""
     return await accept_submission(
         ctx.platform,
         ctx.path["slug"],

@@ -16,8 +16,9 @@ from pydantic import BaseModel, Field
 from leadmagnet.common.errors import NotFoundError
 from leadmagnet.common.events.runs import RunRequested
 from leadmagnet.common.ids import random_id
+from leadmagnet.common.jobflow import count_job
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import MAX_VERSION, RESOURCE_ID, Job
+from leadmagnet.common.models import MAX_VERSION, RESOURCE_ID, Job, RunData
 from leadmagnet.common.stores.jobs import delivers, template_ref, visible_data
 from leadmagnet.flows.funnels import (
     RUN_KIND,
@@ -274,16 +275,17 @@ async def start_run(ctx: ApiContext) -> RunAccepted:
         tenant_id=tenant,
         kind=RUN_KIND,
         template_ref=template_ref(tenant, body.templateId),
-        data={
-            "template_id": body.templateId,
-            "template_version": doc.version,
-            "input": body.input.model_dump(),
-            "settings": settings.model_dump(by_alias=True, exclude_none=True),
-        },
+        data=RunData(
+            template_id=body.templateId,
+            template_version=doc.version,
+            input=body.input.model_dump(),
+            settings=settings.model_dump(by_alias=True, exclude_none=True),
+        ).model_dump(exclude={"image_results"}),  # the imager adds them
     )
     await platform.jobs.create(
         job, message=f"run created from template {body.templateId} v{doc.version}"
     )
+    count_job(platform, "JobsStarted", job)
     event = platform.bus.event(
         RunRequested(
             job_id=run_id,

@@ -19,7 +19,7 @@ from typing import Any
 
 from leadmagnet.common.errors import LeadmagnetError, PermanentError, TransientError
 from leadmagnet.common.events.runs import ImageElementResult, RunImagesProcessed, RunRequested
-from leadmagnet.common.models import Job, JobStatus
+from leadmagnet.common.models import Job, JobStatus, TimelineEvent
 from leadmagnet.common.providers.base import CallCost, ImageRequest, Usage
 from leadmagnet.common.stages import JobStage, Output, StageCall
 from leadmagnet.flows.funnels import (
@@ -180,7 +180,7 @@ async def process_images(call: StageCall[RunRequested]) -> dict[str, Any]:
         )
     await platform.jobs.record(
         job.job_id,
-        "run.images.started",
+        TimelineEvent.RUN_IMAGES_STARTED,
         f"template {spec.template_id} v{spec.template_version} loaded; "
         f"processing {len(elements)} image element(s)",
         status=JobStatus.PROCESSING,
@@ -207,7 +207,7 @@ async def process_images(call: StageCall[RunRequested]) -> dict[str, Any]:
     summary = [r.model_dump(mode="json") for r in results]
     await platform.jobs.record(
         job.job_id,
-        "run.images.aggregated",
+        TimelineEvent.RUN_IMAGES_AGGREGATED,
         f"{len(results) - len(failed)} of {len(results)} image(s) processed",
         stage=STAGE,
         set_fields={"data.image_results": summary},

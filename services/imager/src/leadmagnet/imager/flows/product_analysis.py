@@ -13,10 +13,10 @@ import io
 import json
 from typing import Any
 
-from leadmagnet.common.errors import LeadmagnetError
+from leadmagnet.common.errors import Deferred, LeadmagnetError
 from leadmagnet.common.events.products import JobProgress, ProductConfirmed, ProductRequested
 from leadmagnet.common.jobflow import generate_text
-from leadmagnet.common.models import Job, JobStatus
+from leadmagnet.common.models import Job, JobStatus, TimelineEvent
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import (
     PRODUCT_KIND,
@@ -61,7 +61,7 @@ async def analyse(platform: Platform, job: Job, data: bytes) -> ProductAnalysis:
             basic_cv_analysis, data, "no vision provider is configured (offline)"
         )
     image = await asyncio.to_thread(for_vision, data)
-    filename = str(job.data.get("filename", ""))
+    filename = job.kit_data().filename
     reason = "no answer"
     for _ in range(VISION_ATTEMPTS):
         request = TextRequest(
@@ -73,6 +73,8 @@ async def analyse(platform: Platform, job: Job, data: bytes) -> ProductAnalysis:
         )
         try:
             result = await generate_text(platform, job.job_id, request, provider=provider)
+        except Deferred:
+            raise  # the tenant's model slots are all taken: the kit waits, it does not degrade
         except LeadmagnetError as e:
             reason = e.message
             continue
@@ -96,7 +98,7 @@ async def run_analysis(call: StageCall[ProductRequested]) -> dict[str, Any]:
         platform,
         job.job_id,
         job.tenant_id,
-        "job.analyzing",
+        TimelineEvent.JOB_ANALYZING,
         "analysing the photo",
         progress=10,
         stage=STAGE,
@@ -118,12 +120,12 @@ async def run_analysis(call: StageCall[ProductRequested]) -> dict[str, Any]:
         content_type="application/json",
         key=generated_key(job.job_id, "analysis.json"),
     )
-    auto = bool(job.data.get("auto_confirm"))
+    auto = job.kit_data().auto_confirm
     await report_progress(
         platform,
         job.job_id,
         job.tenant_id,
-        "job.analysis_complete",
+        TimelineEvent.JOB_ANALYSIS_COMPLETE,
         f"analysis ready ({analysis.method}, confidence {analysis.confidence:.2f})",
         progress=40,
         stage=STAGE,
@@ -143,7 +145,7 @@ async def analysed(call: StageCall[ProductRequested], result: dict[str, Any]) ->
         ProductConfirmed(
             job_id=job.job_id,
             tenant_id=job.tenant_id,
-            preferences=dict(job.data.get("preferences") or {}),
+            preferences=job.kit_data().preferences,
         )
     ]
 

@@ -25,8 +25,9 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from leadmagnet.common import creatives
+from leadmagnet.common.jobflow import store_artifact
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import Job
+from leadmagnet.common.models import Job, TimelineEvent
 from leadmagnet.common.offline_copy import MARKER, draft_copy
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import (
@@ -85,7 +86,7 @@ def source_photo(data: bytes) -> ImageInput:
 
 
 async def read_upload(platform: Platform, job: Job) -> bytes | None:
-    s3_key = job.data.get("s3_key")
+    s3_key = job.kit_data().s3_key
     if not s3_key:
         return None
     obj = await platform.aws.s3.get_object(Bucket=platform.resources.bucket("uploads"), Key=s3_key)
@@ -191,13 +192,13 @@ def plan(prefs: ProductPreferences) -> list[tuple[str, str, int, int, str]]:
 
 
 async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -> dict[str, Any]:
-    analysis = ProductAnalysis.model_validate(job.data.get("analysis") or {})
+    analysis = ProductAnalysis.model_validate(job.kit_data().analysis or {})
     assets = plan(prefs)
     await report_progress(
         platform,
         job.job_id,
         job.tenant_id,
-        "job.generating",
+        TimelineEvent.JOB_GENERATING,
         f"making {len(assets)} images",
         progress=55,
         stage=BRANCH,
@@ -262,9 +263,9 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
             ("package_design" if folder == "packages" else "ad_creative", key, png, "image/png"),
             ("thumbnail", thumbnail_key(job.job_id, asset_id), thumb, "image/webp"),
         ):
-            artifact = await platform.artifacts.put(
-                tenant_id=job.tenant_id,
-                job_id=job.job_id,
+            await store_artifact(
+                platform,
+                job,
                 kind=kind,
                 filename=k.rsplit("/", 1)[-1],
                 body=body,
@@ -272,7 +273,6 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
                 public=True,
                 key=k,
             )
-            await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
         await platform.jobs.log(
             job.job_id,
             f"{folder}/{asset_id} ready ({width}x{height}"

@@ -1,20 +1,23 @@
-"""Notifier: ``job.completed`` / ``job.failed`` -> the job's files (log, result or error) and
+"""Notifier: ``job.completed`` / ``job.failed`` / ``job.cancelled`` -> the job's files (log,
+result or error) and
 the workflow's webhook, signed per Standard Webhooks, as the envelope (``webhook_format:
 standard``) or seed 000's flat body (``seed``), for the outcomes the workflow lists in
 ``webhook_events``. Delivery retries ride on the queue's backoff (one retry loop in the whole
-system); ``webhook-id`` is the event id, stable per job outcome, so receivers can dedupe on it."""
+system); ``webhook-id`` is the event id, stable per job outcome, so receivers can dedupe on it
+(a retried job's next outcome is a new event: each outcome is delivered once)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from leadmagnet.common import tracing
 from leadmagnet.common.consumer import FailedMessage, FailureHook
 from leadmagnet.common.errors import ConflictError, TransientError
 from leadmagnet.common.events import CloudEvent
-from leadmagnet.common.events.jobs import JobCompleted, JobFailed
+from leadmagnet.common.events.jobs import JobCancelled, JobCompleted, JobFailed
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import TERMINAL_STATUSES, WebhookFormat, Workflow
+from leadmagnet.common.models import TERMINAL_STATUSES, TimelineEvent, WebhookFormat, Workflow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import PRODUCT_KIND
 from leadmagnet.common.stages import JobStage, Output, StageCall
@@ -29,7 +32,8 @@ THROTTLE_STATUSES = {429, 502, 503, 504}
 
 
 def event_name(event: CloudEvent[Any]) -> str:
-    """``job.completed`` / ``job.failed``: what a workflow's ``webhook_events`` lists."""
+    """``job.completed`` / ``job.failed`` / ``job.cancelled``: what a workflow's
+    ``webhook_events`` lists."""
     return event.type.removeprefix("io.leadmagnet.")
 
 
@@ -85,15 +89,25 @@ async def deliver(
     body = webhook_body(event, workflow.webhook_format)
     headers = signed_headers(workflow.webhook_secret, event.id, body)
     headers["user-agent"] = "leadmagnet-webhooks/1"
-    resp, _ = await platform.http.request(
-        "POST", workflow.webhook_url, content=body, headers=headers, max_bytes=64 * 1024
-    )
-    status = resp.status_code
+    attributes = {
+        "http.request.method": "POST",
+        "server.address": tracing.url_host(workflow.webhook_url),  # the host only: no tokens
+        "leadmagnet.webhook_id": event.id,
+        "leadmagnet.attempt": attempt,
+    }
+    with tracing.span("webhook POST", attributes, kind=tracing.SpanKind.CLIENT) as span:
+        resp, _ = await platform.http.request(
+            "POST", workflow.webhook_url, content=body, headers=headers, max_bytes=64 * 1024
+        )
+        status = resp.status_code
+        span.set_attribute("http.response.status_code", status)
+        if not 200 <= status < 300:
+            tracing.mark_failed(f"webhook answered {status}", target=span)
     job_id = event.data.job_id
     if 200 <= status < 300:
         await platform.jobs.record(
             job_id,
-            "webhook.delivered",
+            TimelineEvent.WEBHOOK_DELIVERED,
             f"webhook answered {status}",
             allow_terminal=True,
             data={"status_code": status, "attempt": attempt, "webhook_id": event.id},
@@ -102,7 +116,7 @@ async def deliver(
     if status == 410:  # the receiver asked us to stop
         await platform.jobs.record(
             job_id,
-            "webhook.gone",
+            TimelineEvent.WEBHOOK_GONE,
             "webhook endpoint answered 410 Gone; not retrying",
             allow_terminal=True,
             data={"status_code": status},
@@ -116,10 +130,12 @@ async def deliver(
     )
 
 
-async def on_job_finished(
-    call: StageCall[JobCompleted | JobFailed], _: dict[str, Any]
-) -> list[Output]:
-    """On every delivery: (re)write the job's files, then deliver the webhook once per job."""
+Outcome = JobCompleted | JobFailed | JobCancelled
+
+
+async def on_job_finished(call: StageCall[Outcome], _: dict[str, Any]) -> list[Output]:
+    """On every delivery: (re)write the job's files, then deliver the webhook once per outcome
+    (the record is keyed by the event id: a retried job's second outcome is sent too)."""
     platform, job, data, event = call.platform, call.job, call.data, call.event
     await write_job_files(platform, job)
     if not data.workflow_id:
@@ -129,7 +145,7 @@ async def on_job_finished(
         return []
     if event_name(event) not in workflow.webhook_events:
         return []  # the workflow asked for other outcomes only
-    await call.once(STAGE, lambda: deliver(platform, workflow, event, call.attempt))
+    await call.once(f"{STAGE}.{event.id}", lambda: deliver(platform, workflow, event, call.attempt))
     return []
 
 
@@ -142,7 +158,7 @@ def webhook_failure_hook(platform: Platform, stage: str) -> FailureHook:
         try:
             await platform.jobs.record(
                 failed.subject,
-                "webhook.failed",
+                TimelineEvent.WEBHOOK_FAILED,
                 failed.error.message,
                 allow_terminal=True,
                 data={"error_code": failed.error.code},
@@ -153,10 +169,11 @@ def webhook_failure_hook(platform: Platform, stage: str) -> FailureHook:
     return hook
 
 
-# Every job kind ends in job.completed / job.failed; only finished jobs have an outcome to send.
-WEBHOOK: JobStage[JobCompleted | JobFailed] = JobStage(
+# Every job kind ends in job.completed / job.failed / job.cancelled; only finished jobs have an
+# outcome to send.
+WEBHOOK: JobStage[Outcome] = JobStage(
     name=STAGE,
-    consumes=(JobCompleted, JobFailed),
+    consumes=(JobCompleted, JobFailed, JobCancelled),
     kinds=frozenset({"lead_magnet", RUN_KIND, PRODUCT_KIND}),
     then=on_job_finished,
     fails_with=("webhook_failed",),

@@ -12,7 +12,7 @@ from leadmagnet.common.errors import NotFoundError, PermanentError
 from leadmagnet.common.events.jobs import CallbackDeadline, JobCompleted, JobFailed, ReportGenerated
 from leadmagnet.common.jobflow import job_failure_hook, publish_completed
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import Job, JobStatus, Workflow, utcnow
+from leadmagnet.common.models import Job, JobStatus, TimelineEvent, Workflow, utcnow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.stages import ACTIVE, Complete, EventStage, JobStage, Output, StageCall
 from leadmagnet.flows.gates import arm_gate, check_deadline, open_gate
@@ -35,7 +35,7 @@ async def render_job(call: StageCall[ReportGenerated]) -> dict[str, Any]:
     platform, job, data = call.platform, call.job, call.data
     workflow = await load_workflow(platform, job, data)
     await platform.jobs.record(
-        job.job_id, "render.started", "rendering the lead magnet", stage=STAGE
+        job.job_id, TimelineEvent.RENDER_STARTED, "rendering the lead magnet", stage=STAGE
     )
     if not workflow.template_id:
         raise PermanentError(f"workflow {workflow.workflow_id} has no template", code="no_template")
@@ -121,5 +121,6 @@ DEADLINE = EventStage(
     handle=on_callback_deadline,
     identity=lambda data: (data.job_id,),
     emits=(CallbackDeadline, JobFailed, JobCompleted),
-    on_failure=lambda platform: job_failure_hook(platform, STAGE),
+    # A deadline check is not a stage input: a failed one has nothing for a retry to re-run.
+    on_failure=lambda platform: job_failure_hook(platform, STAGE, retryable=False),
 )

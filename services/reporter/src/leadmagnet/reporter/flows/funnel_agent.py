@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from leadmagnet.common.errors import PermanentError
 from leadmagnet.common.events.jobs import JobCompleted
 from leadmagnet.common.events.runs import RunImagesProcessed
-from leadmagnet.common.models import JobStatus
+from leadmagnet.common.models import JobStatus, TimelineEvent
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
 from leadmagnet.common.stages import Complete, JobStage, Output, StageCall
@@ -101,7 +101,7 @@ async def rewrite_funnel(call: StageCall[RunImagesProcessed]) -> dict[str, Any]:
     platform, job, data = call.platform, call.job, call.data
     await platform.jobs.record(
         job.job_id,
-        "run.agent.started",
+        TimelineEvent.RUN_AGENT_STARTED,
         "the agent is rewriting the funnel",
         status=JobStatus.PROCESSING,
         stage=STAGE,

@@ -10,7 +10,7 @@ from typing import Any
 from leadmagnet.common.errors import PermanentError, TransientError
 from leadmagnet.common.events.jobs import JobRequested, ReportGenerated
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import JobStatus
+from leadmagnet.common.models import JobStatus, TimelineEvent
 from leadmagnet.common.stages import JobStage, Output, StageCall
 
 from .lead_magnet_prompt import build_report_request
@@ -26,7 +26,7 @@ async def write_report(call: StageCall[JobRequested]) -> dict[str, Any]:
     platform, job = call.platform, call.job
     await platform.jobs.record(
         job.job_id,
-        "job.processing",
+        TimelineEvent.JOB_PROCESSING,
         "writing the report",
         status=JobStatus.PROCESSING,
         stage=STAGE,
@@ -56,7 +56,7 @@ async def write_report(call: StageCall[JobRequested]) -> dict[str, Any]:
     )
     await platform.jobs.record(
         job.job_id,
-        "report.generated",
+        TimelineEvent.REPORT_GENERATED,
         "report written",
         stage=STAGE,
         data={

@@ -14,8 +14,8 @@ import re
 from typing import Any
 
 from leadmagnet.common.errors import PermanentError
-from leadmagnet.common.jobflow import generate_text
-from leadmagnet.common.models import Job
+from leadmagnet.common.jobflow import generate_text, store_artifact
+from leadmagnet.common.models import Job, TimelineEvent
 from leadmagnet.common.offline_copy import OFFLINE_NOTE, draft_copy
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import (
@@ -120,13 +120,13 @@ async def write_copy(platform: Platform, job: Job, prefs: ProductPreferences) ->
         platform,
         job.job_id,
         job.tenant_id,
-        "job.generating",
+        TimelineEvent.JOB_GENERATING,
         "writing the copy",
         progress=55,
         stage=BRANCH,
         payload={"stage": BRANCH},
     )
-    analysis = dict(job.data.get("analysis") or {})
+    analysis = job.kit_data().analysis or {}
     copy, provider = await _ask(platform, job, copy_request(analysis, prefs))
     too_long = over_limit(copy)
     if too_long:
@@ -143,9 +143,9 @@ async def write_copy(platform: Platform, job: Job, prefs: ProductPreferences) ->
     copy, notes = fit_limits(copy)
     for note in notes:
         await platform.jobs.log(job.job_id, note, level="warn", stage=BRANCH)
-    artifact = await platform.artifacts.put(
-        tenant_id=job.tenant_id,
-        job_id=job.job_id,
+    await store_artifact(
+        platform,
+        job,
         kind="content_json",
         filename="content.json",
         body=json.dumps(
@@ -162,7 +162,6 @@ async def write_copy(platform: Platform, job: Job, prefs: ProductPreferences) ->
         content_type="application/json",
         key=generated_key(job.job_id, "content.json"),
     )
-    await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
     return {"trimmed": notes}
 
 

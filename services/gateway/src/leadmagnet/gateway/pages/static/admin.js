@@ -239,6 +239,35 @@
     say("dlq-status", `Checked ${when(data.checkedAt)}.`);
   }
 
+  // POST /v1/jobs/{id}/retry or /cancel; the answer's message is shown next to the button.
+  function jobAction(td, job, action, label) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.setAttribute("aria-label", `${label} job ${job.job_id}`);
+    const note = document.createElement("span");
+    note.className = "muted";
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const resp = await api(`/v1/jobs/${encodeURIComponent(job.job_id)}/${action}`, { method: "POST" });
+      if (resp.ok) {
+        load();
+        return;
+      }
+      let message = `${resp.status}`;
+      try {
+        message = (await resp.json()).error.message || message;
+      } catch (e) {
+        /* not JSON: keep the status */
+      }
+      note.textContent = ` ${message}`;
+      button.disabled = false;
+    });
+    td.append(button, note);
+  }
+
+  const FINAL = new Set(["completed", "failed", "cancelled"]);
+
   async function loadResources() {
     const [jobs, templates, forms, workflows] = await Promise.all(
       ["/v1/jobs?limit=50", "/v1/templates", "/v1/forms", "/v1/workflows"].map(getJson),
@@ -254,6 +283,9 @@
       cell(tr, j.cost_usd, null, "num");
       cell(tr, when(j.created_at));
       cell(tr, j.error_message);
+      const actions = cell(tr, "");
+      if (j.status === "failed") jobAction(actions, j, "retry", "Retry");
+      if (!FINAL.has(j.status)) jobAction(actions, j, "cancel", "Cancel");
     });
     fill("templates", templates.templates, (tr, t) => {
       cell(tr, `${t.name} (${templateId(t)})`);

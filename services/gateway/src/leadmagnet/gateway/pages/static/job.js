@@ -75,7 +75,8 @@
 
   document.addEventListener("job:refresh", (event) => refresh(event.detail && event.detail.status));
   setProgress(document.getElementById("progress-bar").dataset.progress);
-  if (root.dataset.status === "completed" || root.dataset.status === "failed") return;
+  const FINAL = new Set(["completed", "failed", "cancelled"]);
+  if (FINAL.has(root.dataset.status)) return;
 
   const events = new EventSource(root.dataset.eventsUrl);
   events.onmessage = (message) => {
@@ -83,8 +84,7 @@
     setProgress(e.progress);
     const stage = document.getElementById("job-stage");
     if (e.label && stage) stage.textContent = e.label;
-    const terminal = e.status === "completed" || e.status === "failed";
-    if (terminal) events.close();
+    if (FINAL.has(e.status)) events.close();
     if ((e.status && e.status !== root.dataset.status) || REFRESH_TYPES.has(e.type)) {
       refresh(e.status || undefined);
     }

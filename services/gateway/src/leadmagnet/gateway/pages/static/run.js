@@ -250,7 +250,7 @@
     showLog(logs.logs || []);
     root.dataset.status = run.status;
     clearTimeout(timer);
-    if (run.status !== "completed" && run.status !== "failed") timer = setTimeout(load, 2000);
+    if (!["completed", "failed", "cancelled"].includes(run.status)) timer = setTimeout(load, 2000);
   }
 
   function askKey(error) {

@@ -1,0 +1,159 @@
+"""Per-tenant limits: what is in force for a tenant, and the model-slot guard around model calls.
+
+A tenant's limits are its own ``limits`` map (``stores.tenants.TenantLimits``) over the
+platform's defaults (settings). Two are enforced:
+
+- ``model_concurrency``: model calls in flight at once over every worker replica, counted by a
+  DynamoDB semaphore (``stores.model_slots``). A call that finds no free slot raises
+  ``TenantBusy`` (a ``Deferred``): the consumer puts the message back for later without spending
+  its receive budget, and the worker slot goes to someone else's job meanwhile.
+- ``submits_per_minute``: per public form, checked by the gateway (``stores.rate_limits``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .errors import Deferred
+from .logging import get_logger
+from .platform import Platform
+from .providers.base import Provider
+from .settings import Settings
+from .stores.model_slots import HeldSlot, ModelSlots, NoSlot
+from .stores.tenants import TenantLimits
+
+log = get_logger()
+T = TypeVar("T")
+
+LIMITS_CACHE_SECONDS = 30.0  # a changed limit reaches the workers within this
+MAX_CACHED_JOBS = 4096
+OFFLINE = "offline"  # the provider name of local, model-free answers
+
+
+class TenantBusy(Deferred):
+    """Every model slot of the job's tenant is taken: the job waits its turn (not a failure)."""
+
+    def __init__(self, tenant_id: str, limit: int, retry_after: float) -> None:
+        super().__init__(
+            f"tenant {tenant_id} has {limit} model call(s) in flight, its limit; this one waits",
+            code="tenant_busy",
+            retry_after=retry_after,
+        )
+
+
+@dataclass(frozen=True)
+class EffectiveLimits:
+    model_concurrency: int
+    submits_per_minute: int
+
+
+def defaults(settings: Settings) -> EffectiveLimits:
+    return EffectiveLimits(
+        model_concurrency=settings.tenant_model_concurrency,
+        submits_per_minute=settings.form_submits_per_minute,
+    )
+
+
+def in_force(own: TenantLimits, settings: Settings) -> EffectiveLimits:
+    """The tenant's own limits where set, else the platform's defaults."""
+    base = defaults(settings)
+    return EffectiveLimits(
+        model_concurrency=own.model_concurrency or base.model_concurrency,
+        submits_per_minute=own.submits_per_minute or base.submits_per_minute,
+    )
+
+
+async def limits_of(platform: Platform, tenant_id: str) -> EffectiveLimits:
+    return in_force(await platform.tenants.limits(tenant_id), platform.settings)
+
+
+class ModelSlotGuard:
+    """One per worker process: the slots store, and short caches of each tenant's limit and each
+    job's tenant (a job never changes tenant)."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self._limits: dict[str, tuple[float, int]] = {}
+        self._tenants: dict[str, str] = {}
+
+    @functools.cached_property
+    def slots(self) -> ModelSlots:
+        return ModelSlots(self.platform.aws, self.platform.resources.table("model_slots"))
+
+    async def tenant_of(self, job_id: str) -> str | None:
+        if job_id not in self._tenants:
+            job = await self.platform.jobs.get(job_id)
+            if job is None:
+                return None
+            if len(self._tenants) >= MAX_CACHED_JOBS:
+                self._tenants.clear()
+            self._tenants[job_id] = job.tenant_id
+        return self._tenants[job_id]
+
+    async def concurrency(self, tenant_id: str) -> int:
+        cached = self._limits.get(tenant_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        limit = (await limits_of(self.platform, tenant_id)).model_concurrency
+        self._limits[tenant_id] = (time.monotonic() + LIMITS_CACHE_SECONDS, limit)
+        return limit
+
+    @contextlib.asynccontextmanager
+    async def held(self, tenant_id: str) -> AsyncIterator[None]:
+        """One of the tenant's slots for the block, renewed while it runs; TenantBusy if none."""
+        settings = self.platform.settings
+        limit = await self.concurrency(tenant_id)
+        lease = settings.model_slot_lease_seconds
+        claim = await self.slots.acquire(
+            tenant_id, limit, lease, retry_after=settings.tenant_busy_retry_seconds
+        )
+        if isinstance(claim, NoSlot):
+            log.info("tenant.busy", tenant_id=tenant_id, limit=limit, retry_after=claim.retry_after)
+            raise TenantBusy(tenant_id, limit, claim.retry_after)
+        renewing = asyncio.create_task(self._renew(claim, lease))
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            try:
+                await self.slots.release(claim)
+            except Exception as e:  # the lease frees the slot by itself
+                log.warning("model_slot.release_failed", tenant_id=tenant_id, error=str(e))
+
+    async def _renew(self, held: HeldSlot, lease: float) -> None:
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                if not await self.slots.renew(held, lease):
+                    log.warning("model_slot.lost", tenant_id=held.tenant_id, slot=held.slot)
+                    return
+            except Exception as e:  # keep trying: the lease still has two thirds to run
+                log.warning("model_slot.renew_failed", tenant_id=held.tenant_id, error=str(e))
+
+
+def slot_guard(platform: Platform) -> ModelSlotGuard:
+    return platform.shared("tenant_model_slots", lambda _settings: ModelSlotGuard(platform))
+
+
+async def within_model_slot(
+    platform: Platform, job_id: str, provider: Provider, call: Callable[[], Awaitable[T]]
+) -> T:
+    """``call()`` (one model call of the job to ``provider``) while holding one of its tenant's
+    model slots. Raises TenantBusy, without calling, when the tenant is at its limit. The
+    offline provider is local work, not a model: it takes no slot."""
+    if provider.name == OFFLINE:
+        return await call()
+    guard = slot_guard(platform)
+    tenant_id = await guard.tenant_of(job_id)
+    if tenant_id is None:  # no such job: nothing to count it against (the stage guards jobs)
+        return await call()
+    async with guard.held(tenant_id):
+        return await call()
