@@ -53,18 +53,12 @@ async def until(check: Any, what: str, within: float = 60) -> Any:
         await asyncio.sleep(0.3)
 
 
-async def queues_idle(platform: Platform, *names: str) -> bool:
-    for name in names:
-        attrs = await platform.aws.sqs.get_queue_attributes(
-            QueueUrl=await platform.resources.queue_url(name),
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )
-        counts = attrs["Attributes"]
-        if int(counts["ApproximateNumberOfMessages"]) or int(
-            counts["ApproximateNumberOfMessagesNotVisible"]
-        ):
-            return False
-    return True
+async def stage_settled(platform: Platform, key: str) -> bool:
+    """The stage's idempotency record is no longer held: its delivery finished (completed, or
+    released after the cancel refused its writes). Shared queues never go idle in a full run,
+    so the witness is this job's own record."""
+    record = await platform.idempotency.table.get({"id": key})
+    return record is None or record.get("status") != "IN_PROGRESS"
 
 
 async def test_retry_after_a_render_failure_reuses_the_report(
@@ -158,7 +152,7 @@ async def test_cancel_during_a_slow_model_call(
         return all(r.get("ended_at") for r in model_calls(fake_llm, marker))
 
     await until(call_finished, "the in-flight model call to finish")
-    await until(lambda: queues_idle(platform, "reporter", "renderer"), "the stages to settle")
+    await until(lambda: stage_settled(platform, f"report#{job_id}"), "the report stage to settle")
 
     async def cancelled_hook() -> list[Any] | None:
         got = webhook_receiver.for_job(job_id)
@@ -233,3 +227,77 @@ async def test_actions_are_the_tenants_own_and_refuse_finished_jobs(
     anonymous = await api.client.post(f"{api.base}/v1/jobs/{job_id}/cancel")
     assert anonymous.status_code == 401
     assert (await api.job(job_id))["status"] == "completed"
+
+
+async def test_retry_after_a_provider_outage_reuses_the_processed_images(
+    api: GatewayClient, platform: Platform, fake_llm: FakeLLMServer
+) -> None:
+    """A funnel run whose images were made fails when the model provider is down for the agent;
+    once it is back, a retry runs only the agent: no image is generated again."""
+    import copy
+
+    demo = await seed_demo(platform, slug=f"outage-{secrets.token_hex(4)}")
+    headers = {"authorization": f"Bearer {demo.api_key}"}
+    marker = secrets.token_hex(6)
+    funnel = {
+        "headline": "Sleep better tonight",
+        "opt_logo_url": f"https://img.example/{marker}/el0.png",
+        "sections": [{"title": "One", "image_url": f"https://img.example/{marker}/el1.png"}],
+    }
+    template = await api.client.post(
+        f"{api.base}/v1/templates",
+        headers=headers,
+        json={
+            "kind": "funnel",
+            "name": "Outage funnel",
+            "brandGuideContent": "Calm. Colours #1d3557 and #f1faee.",
+            "templateFunnelJson": funnel,
+            "publish": True,
+        },
+    )
+    assert template.status_code == 201, template.text
+    rewritten = copy.deepcopy(funnel)
+    rewritten["headline"] = "Wake up rested"
+    image_prompt = f"The image it replaces: https://img.example/{marker}/"
+    fake_llm.add_rule(match=image_prompt, reply={})  # first match wins: images keep working
+    fake_llm.add_rule(match=f"brief-{marker}", reply={"status": 503, "body_json": {"error": {}}})
+    started = await api.client.post(
+        f"{api.base}/v1/runs",
+        headers=headers,
+        json={
+            "templateId": template.json()["templateId"],
+            "input": {"input_as_text": f"Rewrite brief-{marker}"},
+        },
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["runId"]
+
+    async def finished() -> dict[str, Any] | None:
+        job = (await api.client.get(f"{api.base}/v1/jobs/{run_id}")).json()
+        return job if job["status"] in ("completed", "failed") else None
+
+    failed = await until(finished, "the run to fail during the outage", within=180)
+    assert failed["status"] == "failed", failed
+    images = [
+        r
+        for r in fake_llm.stats()["requests"]
+        if r["path"].endswith("/images/generations") and marker in r["body"]
+    ]
+    assert len(images) == 2  # both images were made before the agent's outage
+
+    fake_llm.reset()  # the provider is back (the outage rule and the request log are gone)
+    fake_llm.add_rule(match=image_prompt, reply={})
+    fake_llm.add_rule(match=f"brief-{marker}", reply={"json": {"funnel": rewritten}})
+    retried = await action(api, demo, run_id, "retry")
+    assert retried.status_code == 200, retried.text
+    done = await until(lambda: _completed(api, run_id), "the retried run to complete", within=120)
+    assert done["status"] == "completed", done
+    after = fake_llm.stats()["requests"]
+    assert not [r for r in after if r["path"].endswith("/images/generations")]
+    assert len([r for r in after if f"brief-{marker}" in r["body"]]) == 1
+    assert types(done).count("job.retried") == 1
+
+
+async def _completed(api: GatewayClient, job_id: str) -> dict[str, Any] | None:
+    job = (await api.client.get(f"{api.base}/v1/jobs/{job_id}")).json()
+    return job if job["status"] == "completed" else None

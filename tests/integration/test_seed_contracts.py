@@ -182,7 +182,7 @@ async def test_status_map_is_validated_at_creation_and_patch(
     wf = created.json()
     assert wf["await_callback"]["status_map"] == {"Done": "success", "Rejected": "failure"}
     assert wf["webhook_format"] == "standard"
-    assert wf["webhook_events"] == ["job.completed", "job.failed"]
+    assert wf["webhook_events"] == ["job.completed", "job.failed", "job.cancelled"]
     url = f"{api.base}/v1/workflows/{wf['workflow_id']}"
 
     too_many = {f"word{i}": "success" for i in range(21)}

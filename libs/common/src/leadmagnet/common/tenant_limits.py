@@ -151,9 +151,18 @@ async def within_model_slot(
     offline provider is local work, not a model: it takes no slot."""
     if provider.name == OFFLINE:
         return await call()
-    guard = slot_guard(platform)
-    tenant_id = await guard.tenant_of(job_id)
+    tenant_id = await slot_guard(platform).tenant_of(job_id)
     if tenant_id is None:  # no such job: nothing to count it against (the stage guards jobs)
         return await call()
-    async with guard.held(tenant_id):
+    return await within_tenant_slot(platform, tenant_id, provider, call)
+
+
+async def within_tenant_slot(
+    platform: Platform, tenant_id: str, provider: Provider, call: Callable[[], Awaitable[T]]
+) -> T:
+    """``call()`` (a model call for ``tenant_id`` that is not a job's, e.g. a chat thread's
+    summary) while holding one of the tenant's model slots; TenantBusy when none is free."""
+    if provider.name == OFFLINE:
+        return await call()
+    async with slot_guard(platform).held(tenant_id):
         return await call()

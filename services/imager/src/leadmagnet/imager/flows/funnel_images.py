@@ -17,11 +17,12 @@ import re
 import time
 from typing import Any
 
-from leadmagnet.common.errors import LeadmagnetError, PermanentError, TransientError
+from leadmagnet.common.errors import Deferred, LeadmagnetError, PermanentError, TransientError
 from leadmagnet.common.events.runs import ImageElementResult, RunImagesProcessed, RunRequested
 from leadmagnet.common.models import Job, JobStatus, TimelineEvent
 from leadmagnet.common.providers.base import CallCost, ImageRequest, Usage
 from leadmagnet.common.stages import JobStage, Output, StageCall
+from leadmagnet.common.tenant_limits import within_model_slot
 from leadmagnet.flows.funnels import (
     MAX_IMAGE_ELEMENTS,
     RUN_KIND,
@@ -82,17 +83,20 @@ class _ImageBatch:
         async with self.limit:
             started = time.monotonic()
             provider = platform.providers.image
+            request = ImageRequest(
+                prompt=image_prompt(self.spec, element),
+                size=self.spec.settings.image_size,
+                quality=self.spec.settings.image_quality,
+                stage=STAGE,
+                palette=_HEX.findall(self.spec.brand_guide)[:5],
+                label=element.element_id,
+            )
             try:
-                image = await provider.generate_image(
-                    ImageRequest(
-                        prompt=image_prompt(self.spec, element),
-                        size=self.spec.settings.image_size,
-                        quality=self.spec.settings.image_quality,
-                        stage=STAGE,
-                        palette=_HEX.findall(self.spec.brand_guide)[:5],
-                        label=element.element_id,
-                    )
+                image = await within_model_slot(
+                    platform, job.job_id, provider, lambda: provider.generate_image(request)
                 )
+            except Deferred:
+                raise  # the tenant's model slots are taken: the run waits, no image failed
             except LeadmagnetError as e:
                 await platform.jobs.add_cost(job.job_id, self._failed_call(provider.name, e))
                 await platform.jobs.log(

@@ -42,6 +42,7 @@ from leadmagnet.common.products import (
 )
 from leadmagnet.common.providers.base import ImageInput, ImageRequest
 from leadmagnet.common.providers.offline import image_cost
+from leadmagnet.common.tenant_limits import within_model_slot
 from leadmagnet.flows.kitflow import branch_stage, report_progress
 
 log = get_logger()
@@ -224,15 +225,17 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
 
     async def generated(asset_id: str, width: int, height: int, suffix: str) -> tuple[bytes, bytes]:
         """The image model's picture at its nearest size, cropped to the platform's."""
-        image = await platform.providers.image.generate_image(
-            ImageRequest(
-                prompt=f"{base_prompt(analysis)} {suffix}.",
-                size=model_size(width, height),
-                stage=BRANCH,
-                palette=palette,
-                label=f"{asset_id} placeholder",
-                source_images=sources,
-            )
+        provider = platform.providers.image
+        request = ImageRequest(
+            prompt=f"{base_prompt(analysis)} {suffix}.",
+            size=model_size(width, height),
+            stage=BRANCH,
+            palette=palette,
+            label=f"{asset_id} placeholder",
+            source_images=sources,
+        )
+        image = await within_model_slot(
+            platform, job.job_id, provider, lambda: provider.generate_image(request)
         )
         await platform.jobs.add_cost(job.job_id, image.cost)
         png = await asyncio.to_thread(fit, image.data, width, height)

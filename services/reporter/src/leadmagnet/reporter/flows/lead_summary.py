@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from leadmagnet.common.consumer import FailedMessage, FailureHook, MessageContext
-from leadmagnet.common.errors import LeadmagnetError, TransientError
+from leadmagnet.common.errors import Deferred, LeadmagnetError, TransientError
 from leadmagnet.common.events.leads import LeadReady, LeadRequested
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import utcnow
@@ -21,6 +21,7 @@ from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
 from leadmagnet.common.stages import EventStage, Output
+from leadmagnet.common.tenant_limits import within_tenant_slot
 from leadmagnet.flows.leads.contact import emails_in, enforce_customer_contact, phones_in
 from leadmagnet.flows.leads.models import ChatChannel, LeadSummary, Transcript
 
@@ -104,7 +105,13 @@ async def summarise(
     raw = await platform.artifacts.read(data.transcript_key)
     transcript = Transcript.model_validate(json.loads(raw))
     try:
-        result = await platform.providers.text.generate_text(summary_request(channel, transcript))
+        provider = platform.providers.text
+        request = summary_request(channel, transcript)
+        result = await within_tenant_slot(
+            platform, data.tenant_id, provider, lambda: provider.generate_text(request)
+        )
+    except Deferred:
+        raise  # the tenant's model slots are all taken: the summary waits its turn
     except LeadmagnetError as e:
         spent = getattr(e, "cost", None)
         if spent is not None:
