@@ -28,11 +28,15 @@ from leadmagnet.testing.moto_server import apply_env, aws_env, free_port, moto_s
 from .common import fresh_topology, peak_rss_mib
 
 
-async def _backlog(platform: Platform, jobs: int) -> None:
-    demo = await seed_demo(platform, slug=f"conc-{secrets.token_hex(3)}")
+async def backlog(platform: Platform, jobs: int, name: str = "conc") -> tuple[str, list[str]]:
+    """A new tenant's ``jobs`` lead-magnet jobs, their ``job.requested`` published at once:
+    (tenant id, job ids)."""
+    demo = await seed_demo(platform, slug=f"{name}-{secrets.token_hex(3)}")
     events = []
+    job_ids = []
     for i in range(jobs):
         job_id = new_job_id()
+        job_ids.append(job_id)
         submission = Submission(
             submission_id=random_id("sub"),
             tenant_id=demo.tenant_id,
@@ -63,6 +67,7 @@ async def _backlog(platform: Platform, jobs: int) -> None:
             )
         )
     await platform.bus.publish_many(events)
+    return demo.tenant_id, job_ids
 
 
 async def _depth(platform: Platform, queue: str) -> int:
@@ -98,7 +103,7 @@ async def run(jobs: int = 192, concurrency: int = 64, llm_seconds: float = 2.0) 
             "SQS_WAIT_TIME_SECONDS": "1",
         }
         async with Platform.open(settings, "bench") as platform:
-            await _backlog(platform, jobs)
+            await backlog(platform, jobs)
             stack = ServiceStack(env, Path(tmp) / "logs", gateway_port=free_port())
             try:
                 stack.start("reporter")
