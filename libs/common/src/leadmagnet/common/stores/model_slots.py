@@ -63,7 +63,11 @@ class ModelSlots:
         live = {int(i["slot"]): float(i["lease_until"]) for i in items if i["lease_until"] > now}
         if len(live) < limit:
             holder = secrets.token_hex(12)
-            for n in (n for n in range(limit) if n not in live):
+            # In random order: callers racing for the same free slots would otherwise all try
+            # slot 0, then 1, … — a round trip per lost race.
+            free = [n for n in range(limit) if n not in live]
+            secrets.SystemRandom().shuffle(free)
+            for n in free:
                 if await self._claim(tenant_id, n, holder, now, lease_seconds):
                     return HeldSlot(tenant_id, n, holder)
         earliest_end = min(live.values(), default=now + retry_after)
