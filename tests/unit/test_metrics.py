@@ -275,21 +275,24 @@ class ModelPlatform:
         self.jobs = CostJobs()
 
 
+JOB = Job(job_id="job_1", tenant_id="ten_1")
+
+
 async def test_model_calls_write_tokens_and_cost_per_provider_and_model(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def no_slot(platform: Any, job_id: str, provider: Any, call: Any) -> Any:
+    async def no_slot(platform: Any, tenant_id: str, provider: Any, call: Any) -> Any:
         return await call()  # tenants' model slots are another test's subject
 
     monkeypatch.setattr(jobflow, "within_model_slot", no_slot)
     platform: Any = ModelPlatform()
     request = TextRequest(system="s", prompt="p")
     capsys.readouterr()
-    await generate_text(platform, "job_1", request, provider=FakeProvider())  # type: ignore[arg-type]
+    await generate_text(platform, JOB, request, provider=FakeProvider())  # type: ignore[arg-type]
     with pytest.raises(PermanentError):  # a billed failure is counted too
         await generate_text(
             platform,
-            "job_1",
+            JOB,
             request,
             provider=FakeProvider(billed_failure=True),  # type: ignore[arg-type]
         )

@@ -34,6 +34,7 @@ from leadmagnet.common.events import CloudEvent, spec_of
 from leadmagnet.common.events.jobs import JobRequested
 from leadmagnet.common.jobflow import generate_text
 from leadmagnet.common.logging import configure_logging, get_logger
+from leadmagnet.common.models import Job
 from leadmagnet.common.providers.base import CallCost, TextRequest, TextResult, Usage
 from leadmagnet.common.settings import Settings
 from leadmagnet.common.topology import load_topology
@@ -204,7 +205,7 @@ async def test_a_model_call_span_has_provider_model_tokens_and_cost(
     with tracing.span("stage report") as stage:
         await generate_text(
             platform,
-            "job_1",
+            Job(job_id="job_1", tenant_id="ten_1"),
             TextRequest(system="s", prompt="p"),
             provider=FakeProvider(),  # type: ignore[arg-type]
         )

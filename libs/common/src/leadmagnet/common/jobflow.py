@@ -238,10 +238,11 @@ async def active_job(platform: Platform, job_id: str, tenant_id: str | None) -> 
 
 
 async def generate_text(
-    platform: Platform, job_id: str, request: TextRequest, *, provider: Provider | None = None
+    platform: Platform, job: Job, request: TextRequest, *, provider: Provider | None = None
 ) -> TextResult:
     """One text/vision call charged to the job, whether it succeeds or fails (a failed call that
     the provider billed carries its cost on the error)."""
+    job_id = job.job_id
     provider = provider or platform.providers.text
     attributes = {
         "gen_ai.operation.name": "chat",
@@ -253,7 +254,7 @@ async def generate_text(
         try:
             # one of the tenant's model slots (over every replica) for the call: TenantBusy defers
             result = await within_model_slot(
-                platform, job_id, provider, lambda: provider.generate_text(request)
+                platform, job.tenant_id, provider, lambda: provider.generate_text(request)
             )
         except LeadmagnetError as e:
             spent = getattr(e, "cost", None)

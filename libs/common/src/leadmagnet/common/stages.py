@@ -113,7 +113,7 @@ class StageCall(Generic[E]):
         self, request: TextRequest, *, provider: Provider | None = None
     ) -> TextResult:
         """A text/vision call charged to the job (billed failures included)."""
-        return await generate_text(self.platform, self.job.job_id, request, provider=provider)
+        return await generate_text(self.platform, self.job, request, provider=provider)
 
     async def once(
         self, scope: str, work: Callable[[], Awaitable[dict[str, Any]]]

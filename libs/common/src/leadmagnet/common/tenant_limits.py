@@ -32,7 +32,6 @@ log = get_logger()
 T = TypeVar("T")
 
 LIMITS_CACHE_SECONDS = 30.0  # a changed limit reaches the workers within this
-MAX_CACHED_JOBS = 4096
 OFFLINE = "offline"  # the provider name of local, model-free answers
 
 
@@ -74,27 +73,15 @@ async def limits_of(platform: Platform, tenant_id: str) -> EffectiveLimits:
 
 
 class ModelSlotGuard:
-    """One per worker process: the slots store, and short caches of each tenant's limit and each
-    job's tenant (a job never changes tenant)."""
+    """One per worker process: the slots store, and a short cache of each tenant's limit."""
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self._limits: dict[str, tuple[float, int]] = {}
-        self._tenants: dict[str, str] = {}
 
     @functools.cached_property
     def slots(self) -> ModelSlots:
         return ModelSlots(self.platform.aws, self.platform.resources.table("model_slots"))
-
-    async def tenant_of(self, job_id: str) -> str | None:
-        if job_id not in self._tenants:
-            job = await self.platform.jobs.get(job_id)
-            if job is None:
-                return None
-            if len(self._tenants) >= MAX_CACHED_JOBS:
-                self._tenants.clear()
-            self._tenants[job_id] = job.tenant_id
-        return self._tenants[job_id]
 
     async def concurrency(self, tenant_id: str) -> int:
         cached = self._limits.get(tenant_id)
@@ -144,24 +131,11 @@ def slot_guard(platform: Platform) -> ModelSlotGuard:
 
 
 async def within_model_slot(
-    platform: Platform, job_id: str, provider: Provider, call: Callable[[], Awaitable[T]]
-) -> T:
-    """``call()`` (one model call of the job to ``provider``) while holding one of its tenant's
-    model slots. Raises TenantBusy, without calling, when the tenant is at its limit. The
-    offline provider is local work, not a model: it takes no slot."""
-    if provider.name == OFFLINE:
-        return await call()
-    tenant_id = await slot_guard(platform).tenant_of(job_id)
-    if tenant_id is None:  # no such job: nothing to count it against (the stage guards jobs)
-        return await call()
-    return await within_tenant_slot(platform, tenant_id, provider, call)
-
-
-async def within_tenant_slot(
     platform: Platform, tenant_id: str, provider: Provider, call: Callable[[], Awaitable[T]]
 ) -> T:
-    """``call()`` (a model call for ``tenant_id`` that is not a job's, e.g. a chat thread's
-    summary) while holding one of the tenant's model slots; TenantBusy when none is free."""
+    """``call()`` (one model call for ``tenant_id``: a job's, or a chat thread's summary) while
+    holding one of the tenant's model slots. Raises TenantBusy, without calling, when the tenant
+    is at its limit. The offline provider is local work, not a model: it takes no slot."""
     if provider.name == OFFLINE:
         return await call()
     async with slot_guard(platform).held(tenant_id):

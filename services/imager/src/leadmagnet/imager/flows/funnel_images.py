@@ -93,7 +93,7 @@ class _ImageBatch:
             )
             try:
                 image = await within_model_slot(
-                    platform, job.job_id, provider, lambda: provider.generate_image(request)
+                    platform, job.tenant_id, provider, lambda: provider.generate_image(request)
                 )
             except Deferred:
                 raise  # the tenant's model slots are taken: the run waits, no image failed

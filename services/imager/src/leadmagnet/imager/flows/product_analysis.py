@@ -72,7 +72,7 @@ async def analyse(platform: Platform, job: Job, data: bytes) -> ProductAnalysis:
             stage=STAGE,
         )
         try:
-            result = await generate_text(platform, job.job_id, request, provider=provider)
+            result = await generate_text(platform, job, request, provider=provider)
         except Deferred:
             raise  # the tenant's model slots are all taken: the kit waits, it does not degrade
         except LeadmagnetError as e:

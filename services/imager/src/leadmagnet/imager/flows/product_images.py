@@ -235,7 +235,7 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
             source_images=sources,
         )
         image = await within_model_slot(
-            platform, job.job_id, provider, lambda: provider.generate_image(request)
+            platform, job.tenant_id, provider, lambda: provider.generate_image(request)
         )
         await platform.jobs.add_cost(job.job_id, image.cost)
         png = await asyncio.to_thread(fit, image.data, width, height)

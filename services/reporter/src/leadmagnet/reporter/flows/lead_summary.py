@@ -21,7 +21,7 @@ from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
 from leadmagnet.common.stages import EventStage, Output
-from leadmagnet.common.tenant_limits import within_tenant_slot
+from leadmagnet.common.tenant_limits import within_model_slot
 from leadmagnet.flows.leads.contact import emails_in, enforce_customer_contact, phones_in
 from leadmagnet.flows.leads.models import ChatChannel, LeadSummary, Transcript
 
@@ -107,7 +107,7 @@ async def summarise(
     try:
         provider = platform.providers.text
         request = summary_request(channel, transcript)
-        result = await within_tenant_slot(
+        result = await within_model_slot(
             platform, data.tenant_id, provider, lambda: provider.generate_text(request)
         )
     except Deferred:

@@ -109,7 +109,7 @@ register_offline_builder(ProductCopy, offline_copy)
 
 async def _ask(platform: Platform, job: Job, request: TextRequest) -> tuple[ProductCopy, str]:
     """The copy and the provider that wrote it."""
-    result = await generate_text(platform, job.job_id, request)
+    result = await generate_text(platform, job, request)
     if not isinstance(result.parsed, ProductCopy):
         raise PermanentError("the copy model returned no structured answer", code="bad_output")
     return result.parsed, result.cost.provider
