@@ -37,3 +37,21 @@ async def fresh_topology(name: str) -> Settings:
     async with AwsClients(settings) as aws:
         await bootstrap(aws)
     return settings
+
+
+def reporter_env(settings: Settings, llm_base_url: str, concurrency: int) -> dict[str, str]:
+    """A reporter process against the wire-format LLM server at ``concurrency`` (every tenant
+    allowed as many model calls, unless its own limit says less)."""
+    return {
+        "RESOURCE_PREFIX": settings.resource_prefix,
+        "LEADMAGNET_ENV": "test",
+        "LOG_LEVEL": "WARNING",
+        "LLM_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-bench-local-wire-format-server",
+        "OPENAI_BASE_URL": llm_base_url,
+        "LLM_MAX_RETRIES": "0",
+        "CONSUMER_CONCURRENCY": str(concurrency),
+        "TENANT_MODEL_CONCURRENCY": str(concurrency),
+        "CONSUMER_POLLERS": "2",
+        "SQS_WAIT_TIME_SECONDS": "1",
+    }

@@ -25,7 +25,7 @@ from leadmagnet.common.platform import Platform
 from leadmagnet.testing.fake_llm import FakeLLMServer
 from leadmagnet.testing.moto_server import apply_env, aws_env, free_port, moto_server
 
-from .common import fresh_topology, peak_rss_mib
+from .common import fresh_topology, peak_rss_mib, reporter_env
 
 
 async def backlog(platform: Platform, jobs: int, name: str = "conc") -> tuple[str, list[str]]:
@@ -88,20 +88,7 @@ async def run(jobs: int = 192, concurrency: int = 64, llm_seconds: float = 2.0) 
         apply_env(aws_env(endpoint))
         llm.set_delay(llm_seconds)
         settings = await fresh_topology("conc")
-        env = {
-            "RESOURCE_PREFIX": settings.resource_prefix,
-            "LEADMAGNET_ENV": "test",
-            "LOG_LEVEL": "WARNING",
-            "LLM_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-bench-local-wire-format-server",
-            "OPENAI_BASE_URL": llm.base_url,
-            "LLM_MAX_RETRIES": "0",
-            "CONSUMER_CONCURRENCY": str(concurrency),
-            # one tenant's backlog: its model-call limit must not be what is measured
-            "TENANT_MODEL_CONCURRENCY": str(concurrency),
-            "CONSUMER_POLLERS": "2",
-            "SQS_WAIT_TIME_SECONDS": "1",
-        }
+        env = reporter_env(settings, llm.base_url, concurrency)
         async with Platform.open(settings, "bench") as platform:
             await backlog(platform, jobs)
             stack = ServiceStack(env, Path(tmp) / "logs", gateway_port=free_port())

@@ -23,7 +23,7 @@ from leadmagnet.common.stores.tenants import TenantLimits
 from leadmagnet.testing.fake_llm import FakeLLMServer
 from leadmagnet.testing.moto_server import apply_env, aws_env, free_port, moto_server
 
-from .common import fresh_topology
+from .common import fresh_topology, reporter_env
 from .concurrency import backlog
 
 
@@ -49,18 +49,8 @@ async def scenario(
         llm.set_delay(llm_seconds)
         settings = await fresh_topology("flood")
         env = {
-            "RESOURCE_PREFIX": settings.resource_prefix,
-            "LEADMAGNET_ENV": "test",
-            "LOG_LEVEL": "WARNING",
-            "LLM_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-bench-local-wire-format-server",
-            "OPENAI_BASE_URL": llm.base_url,
-            "LLM_MAX_RETRIES": "0",
-            "CONSUMER_CONCURRENCY": str(concurrency),
-            "TENANT_MODEL_CONCURRENCY": str(concurrency),  # B (and A without its own limit)
+            **reporter_env(settings, llm.base_url, concurrency),
             "TENANT_BUSY_RETRY_SECONDS": "1",
-            "CONSUMER_POLLERS": "2",
-            "SQS_WAIT_TIME_SECONDS": "1",
         }
         async with Platform.open(settings, "bench") as platform:
             flooder, flood_ids = await backlog(platform, flood, "flood")
