@@ -18,15 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import concurrency, costs, flood, pipeline, render
+from . import concurrency, costs, flood, flow_report, flows, pipeline, render
 
 ALL = ("render", "pipeline", "concurrency", "flood")
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return out
+_table = flow_report.table
 
 
 def report(results: dict[str, Any], command: str) -> str:
@@ -88,11 +85,18 @@ def report(results: dict[str, Any], command: str) -> str:
             "### Footprint per service",
             "",
             *_table(
-                ["service", "start → ready (s)", "idle RSS (MiB)", "peak RSS under load (MiB)"],
+                [
+                    "service",
+                    "start → ready (s)",
+                    "start-up CPU (ms)",
+                    "idle RSS (MiB)",
+                    "peak RSS under load (MiB)",
+                ],
                 [
                     [
                         n,
                         f"{r['ready_seconds'][n]:.1f}",
+                        f"{r['startup_cpu_ms'][n]:.0f}",
                         f"{r['idle_rss_mib'][n]:.0f}",
                         f"{r['peak_rss_mib'][n]:.0f}",
                     ]
@@ -106,8 +110,9 @@ def report(results: dict[str, Any], command: str) -> str:
             "### AWS API calls per completed job",
             "",
             "Every call the services made during the run, counted by the embedded endpoint"
-            " (the benchmark's own subscriber polling subtracted). `ReceiveMessage` includes the"
-            " workers' empty long polls over the run, which cost per minute, not per job.",
+            " (the benchmark's own calls, untagged, left out: see below). `ReceiveMessage`"
+            " includes the workers' empty long polls over the run, which cost per minute, not"
+            " per job.",
             "",
         ]
         jobs = max(1, r["completed"])
@@ -122,7 +127,7 @@ def report(results: dict[str, Any], command: str) -> str:
         rows.append(["**total**", f"**{total:.2f}**", f"{total + saved:.2f} without batching"])
         lines += _table(["service:operation", "calls per job", "if not batched"], rows)
         ours = costs.per_million(r["calls"], jobs)
-        sfn = costs.step_functions_per_million()
+        sfn = costs.seed_designs(r["funnel_images"])["lead_magnet"].per_million()
         lines += [
             "",
             "### AWS cost per 1 M jobs (list prices, us-east-1)",
@@ -144,6 +149,20 @@ def report(results: dict[str, Any], command: str) -> str:
             f" **{sfn['lambda']:,.2f}** = **{sfn['total']:,.2f} USD per 1 M jobs**, before the"
             " same DynamoDB/S3 calls it also makes.",
             "",
+            "### CPU per job",
+            "",
+            *flow_report.cpu_table(r),
+            "",
+            "Each service process's user + system time over the run (`/proc/<pid>/stat`), per"
+            " completed job, idle polling included; moto's column is the CPU time of moto's"
+            " request threads while serving that service's calls (moto runs in threads of the"
+            " benchmark process, so its process time would mix in the load generator).",
+            "",
+            "### AWS calls per job by service",
+            "",
+            *flow_report.service_operation_table(r),
+            "",
+            *flow_report.section(r, {n: drive for n, (_, _, drive) in flows.FLOWS.items()}),
         ]
     if "concurrency" in results:
         c = results["concurrency"]
@@ -165,6 +184,8 @@ def report(results: dict[str, Any], command: str) -> str:
                     "fraction",
                     "max calls in flight",
                     "peak RSS (MiB)",
+                    "reporter CPU ms per job",
+                    "moto CPU ms per job",
                 ],
                 [
                     [
@@ -175,6 +196,8 @@ def report(results: dict[str, Any], command: str) -> str:
                         f"{100 * c['fraction']:.0f} %",
                         c["max_in_flight"],
                         f"{c['peak_rss_mib']:.0f}",
+                        f"{c['reporter_cpu_ms_per_job']:.1f}",
+                        f"{c['moto_cpu_ms_per_job']:.1f}",
                     ]
                 ],
             ),
@@ -187,6 +210,11 @@ def report(results: dict[str, Any], command: str) -> str:
             f" At this overlap a 0.5 vCPU / 1 GB Fargate reporter task with"
             f" {costs.LLM_SECONDS:.0f} s LLM calls costs about **{fargate:,.2f} USD per 1 M"
             " jobs** (the waiting is shared by the in-flight jobs instead of billed per job).",
+            "",
+            "Reporter CPU: the process's user + system time from its start to the last job"
+            " (its start-up included: see the start-up CPU in the footprint table), over the"
+            " jobs. Moto CPU: the CPU time of moto's request threads serving the reporter's"
+            " calls (the benchmark's own enqueueing and queue-depth polls left out).",
             "",
         ]
     if "flood" in results:
@@ -262,6 +290,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument(
+        "--flow-jobs",
+        type=int,
+        default=None,
+        help="jobs of each other flow after the lead-magnet run (default: pipeline.FLOW_JOBS)",
+    )
     parser.add_argument("--only", default=",".join(ALL))
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--results", type=Path, default=None, help="also write the raw JSON")
@@ -274,7 +308,10 @@ def main() -> int:
     if "render" in chosen:
         results["render"] = render.run()
     if "pipeline" in chosen:
-        results["pipeline"] = asyncio.run(pipeline.run(args.jobs, args.concurrency))
+        flow_jobs = (
+            None if args.flow_jobs is None else dict.fromkeys(pipeline.FLOW_JOBS, args.flow_jobs)
+        )
+        results["pipeline"] = asyncio.run(pipeline.run(args.jobs, args.concurrency, flow_jobs))
     if "concurrency" in chosen:
         results["concurrency"] = asyncio.run(concurrency.run())
     if "flood" in chosen:
@@ -283,13 +320,16 @@ def main() -> int:
     if args.results:
         args.results.write_text(json.dumps(results, indent=2, default=str))
     command = f"python -m bench --jobs {args.jobs} --concurrency {args.concurrency}"
+    if args.flow_jobs is not None:
+        command += f" --flow-jobs {args.flow_jobs}"
     if args.only != ",".join(ALL):
         command += f" --only {args.only}"
     text = report(results, command)
     args.out.write_text(text + "\n")
     print(text)
     p = results.get("pipeline")
-    return 0 if p is None or p["completed"] == p["jobs"] else 1
+    runs = [p, *p["flows"].values()] if p else []
+    return 0 if all(r["completed"] == r["jobs"] for r in runs) else 1
 
 
 if __name__ == "__main__":

@@ -23,15 +23,25 @@ from leadmagnet.common.ids import new_job_id, random_id
 from leadmagnet.common.models import Job, Submission
 from leadmagnet.common.platform import Platform
 from leadmagnet.testing.fake_llm import FakeLLMServer
-from leadmagnet.testing.moto_server import apply_env, aws_env, free_port, moto_server
+from leadmagnet.testing.moto_server import (
+    AwsCallCounter,
+    apply_env,
+    aws_env,
+    free_port,
+    moto_server,
+)
 
 from .common import fresh_topology, peak_rss_mib, reporter_env
+from .measure import cpu_seconds
 
 
 async def backlog(platform: Platform, jobs: int, name: str = "conc") -> tuple[str, list[str]]:
     """A new tenant's ``jobs`` lead-magnet jobs, their ``job.requested`` published at once:
-    (tenant id, job ids)."""
+    (tenant id, job ids). Built as the gateway builds them (the workflow's revision on the job,
+    the submission's fields on the event)."""
     demo = await seed_demo(platform, slug=f"{name}-{secrets.token_hex(3)}")
+    workflow = await platform.workflows.get(demo.tenant_id, demo.workflow_id)
+    assert workflow is not None
     events = []
     job_ids = []
     for i in range(jobs):
@@ -51,6 +61,7 @@ async def backlog(platform: Platform, jobs: int, name: str = "conc") -> tuple[st
                 job_id=job_id,
                 tenant_id=demo.tenant_id,
                 workflow_id=demo.workflow_id,
+                workflow_rev=workflow.updated_at.isoformat(),
                 submission_id=submission.submission_id,
             )
         )
@@ -61,6 +72,7 @@ async def backlog(platform: Platform, jobs: int, name: str = "conc") -> tuple[st
                     tenant_id=demo.tenant_id,
                     workflow_id=demo.workflow_id,
                     submission_id=submission.submission_id,
+                    fields=submission.fields,
                 ),
                 subject=job_id,
                 tenant_id=demo.tenant_id,
@@ -80,8 +92,9 @@ async def _depth(platform: Platform, queue: str) -> int:
 
 
 async def run(jobs: int = 192, concurrency: int = 64, llm_seconds: float = 2.0) -> dict[str, Any]:
+    counter = AwsCallCounter()
     with (
-        moto_server() as endpoint,
+        moto_server(counter=counter) as endpoint,
         FakeLLMServer() as llm,
         tempfile.TemporaryDirectory() as tmp,
     ):
@@ -91,6 +104,7 @@ async def run(jobs: int = 192, concurrency: int = 64, llm_seconds: float = 2.0) 
         env = reporter_env(settings, llm.base_url, concurrency)
         async with Platform.open(settings, "bench") as platform:
             await backlog(platform, jobs)
+            counter.reset()  # the backlog's writes are the harness's, not the reporter's
             stack = ServiceStack(env, Path(tmp) / "logs", gateway_port=free_port())
             try:
                 stack.start("reporter")
@@ -101,6 +115,8 @@ async def run(jobs: int = 192, concurrency: int = 64, llm_seconds: float = 2.0) 
                     await asyncio.sleep(0.2)
                 finished = time.time()
                 peak = peak_rss_mib(stack.procs["reporter"].proc.pid)
+                reporter_cpu = cpu_seconds(stack.procs["reporter"].proc.pid)  # since its start
+                calls, _, endpoint_cpu = counter.caller_snapshot()
             finally:
                 stack.stop_all()
         stats = llm.stats()
@@ -118,4 +134,11 @@ async def run(jobs: int = 192, concurrency: int = 64, llm_seconds: float = 2.0) 
         "fraction": achieved / ideal,
         "max_in_flight": stats["max_concurrent"],
         "peak_rss_mib": peak,
+        "reporter_cpu_ms_per_job": 1000 * reporter_cpu / jobs,
+        "moto_cpu_ms_per_job": 1000 * endpoint_cpu.get("reporter", 0.0) / jobs,
+        "reporter_calls_per_job": {
+            f"{service}:{operation}": n / jobs
+            for (caller, service, operation), n in sorted(calls.items())
+            if caller == "reporter"
+        },
     }

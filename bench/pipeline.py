@@ -8,7 +8,9 @@ with the offline provider (the figures measure the platform, not an LLM). Measur
   way another system would (an SQS queue subscribed to ``job.completed``);
 - AWS calls per completed job by service and operation, and what batching saved;
 - floor: the same endpoint's own cost for the same hops, a bare publish → receive → delete
-  chain of three queues with nothing else, on the same machine, right after.
+  chain of three queues with nothing else, on the same machine, right after;
+- then every other flow (flows.py) on the same stack, each in its own measurement window: calls
+  by service and operation, CPU per service (measure.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import secrets
 import statistics
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import httpx2
 
 from leadmagnet.cli.demo import seed_demo
 from leadmagnet.cli.devstack import SERVICES, ServiceStack
-from leadmagnet.common.aws import AwsClients
+from leadmagnet.common.aws import SERVICE_VARIABLE, AwsClients
 from leadmagnet.common.platform import Platform
 from leadmagnet.testing.moto_server import (
     AwsCallCounter,
@@ -39,20 +40,21 @@ from leadmagnet.testing.moto_server import (
 from leadmagnet.testing.subscriber import external_subscriber
 
 from .common import fresh_topology, peak_rss_mib, rss_mib
+from .flows import Client, demo_funnel_images, gate_workflow, run_flow
+from .measure import OBSERVER, Window, cpu_seconds, platform_calls
 
 FIELDS = {"name": "Ada", "email": "ada@example.com", "company": "Acme", "goal": "bench"}
 HOPS = 3  # job.requested -> reporter, report.generated -> renderer, job.completed -> notifier
+# Jobs of each other flow after the lead-magnet run (sized for ``make bench`` on 2 cores).
+FLOW_JOBS = {"product_kit": 10, "funnel_run": 10, "chat_lead": 20, "gated_job": 20}
 
 
-async def _collect(
-    aws: AwsClients, queue: str, expected: int, done: dict[str, float], harness: Counter[str]
-) -> None:
+async def _collect(aws: AwsClients, queue: str, expected: int, done: dict[str, float]) -> None:
     deadline = time.monotonic() + 900
     while len(done) < expected and time.monotonic() < deadline:
         resp = await aws.sqs.receive_message(
             QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
         )
-        harness["ReceiveMessage"] += 1
         now = time.perf_counter()
         messages = resp.get("Messages", [])
         for m in messages:
@@ -65,8 +67,6 @@ async def _collect(
                     for i, m in enumerate(messages)
                 ],
             )
-            harness["DeleteMessageBatch"] += 1
-            harness["DeleteMessageBatch entries"] += len(messages)
 
 
 async def floor(aws: AwsClients, messages: int, concurrency: int) -> float:
@@ -123,7 +123,12 @@ async def floor(aws: AwsClients, messages: int, concurrency: int) -> float:
     return max(finished) - started
 
 
-async def run(jobs: int, concurrency: int) -> dict[str, Any]:
+async def run(
+    jobs: int, concurrency: int, flow_jobs: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """The lead-magnet pipeline with ``jobs`` jobs, then each of ``flow_jobs`` (flow name ->
+    jobs; default FLOW_JOBS) on the same stack."""
+    flow_jobs = FLOW_JOBS if flow_jobs is None else flow_jobs
     counter = AwsCallCounter()
     with moto_server(counter=counter) as endpoint, tempfile.TemporaryDirectory() as tmp:
         apply_env(aws_env(endpoint))
@@ -138,15 +143,23 @@ async def run(jobs: int, concurrency: int) -> dict[str, Any]:
             "FORM_SUBMITS_PER_MINUTE": "6000",
         }
         stack = ServiceStack(env, Path(tmp) / "logs", gateway_port=free_port())
+        # The gateway the benchmark polls while it waits: its calls are tagged apart.
+        observer = ServiceStack(env, Path(tmp) / "observer", gateway_port=free_port())
         ready_seconds: dict[str, float] = {}
+        startup_cpu_ms: dict[str, float] = {}
+        flows: dict[str, dict[str, Any]] = {}
         try:
             for name in SERVICES:  # one at a time: each one's own start-to-ready time
                 t0 = time.perf_counter()
                 stack.start(name)
                 await asyncio.to_thread(stack.wait_ready, [name])
                 ready_seconds[name] = time.perf_counter() - t0
+                startup_cpu_ms[name] = 1000 * cpu_seconds(stack.procs[name].proc.pid)
+            observer.start("gateway", {SERVICE_VARIABLE: OBSERVER})
+            await asyncio.to_thread(observer.wait_ready)
             await asyncio.sleep(3)
             idle_rss = {n: rss_mib(stack.procs[n].proc.pid) for n in SERVICES}
+            window = Window(stack, counter, SERVICES)
             async with Platform.open(settings, "bench") as platform, AwsClients(settings) as aws:
                 demo = await seed_demo(platform, slug=f"bench-{secrets.token_hex(3)}")
                 queue = await external_subscriber(
@@ -158,7 +171,6 @@ async def run(jobs: int, concurrency: int) -> dict[str, Any]:
                 )
                 submitted: dict[str, float] = {}
                 done: dict[str, float] = {}
-                harness: Counter[str] = Counter()
                 gate = asyncio.Semaphore(concurrency)
                 async with httpx2.AsyncClient(timeout=30) as http:
 
@@ -171,30 +183,37 @@ async def run(jobs: int, concurrency: int) -> dict[str, Any]:
                             resp.raise_for_status()
                             submitted[resp.json()["job_id"]] = t0
 
-                    counter.reset()
+                    window.start()
                     started = time.perf_counter()
-                    collector = asyncio.create_task(_collect(aws, queue, jobs, done, harness))
+                    collector = asyncio.create_task(_collect(aws, queue, jobs, done))
                     await asyncio.gather(*(submit_one() for _ in range(jobs)))
                     submit_seconds = time.perf_counter() - started
                     await collector
-                    calls, batched = counter.snapshot()
-                peak_rss = {n: peak_rss_mib(stack.procs[n].proc.pid) for n in SERVICES}
+                    elapsed = max(done.values()) - started if done else float("nan")
+                    lead_magnet = window.result(jobs, len(done), elapsed)
+                    peak_rss = {n: peak_rss_mib(stack.procs[n].proc.pid) for n in SERVICES}
+                    for flow, n in flow_jobs.items():
+                        # a tenant of its own per flow (the gate changes its workflow)
+                        own = await seed_demo(
+                            platform, slug=f"{flow.replace('_', '')[:6]}-{secrets.token_hex(3)}"
+                        )
+                        client = Client(http, stack.gateway_url, observer.gateway_url, own)
+                        if flow == "gated_job":
+                            await gate_workflow(client)
+                        flows[flow] = await run_flow(client, window, flow, n, concurrency)
         finally:
-            stack.stop_all()
+            try:
+                stack.stop_all()
+            finally:
+                observer.stop_all()
         async with AwsClients(settings) as aws:
             floor_seconds = await floor(aws, len(done), concurrency)
-    # The harness's own polling of its subscriber queue is not the platform's cost.
-    calls[("sqs", "ReceiveMessage")] -= harness["ReceiveMessage"]
-    calls[("sqs", "DeleteMessageBatch")] -= harness["DeleteMessageBatch"]
-    batched[("sqs", "DeleteMessageBatch")] -= harness["DeleteMessageBatch entries"]
-    elapsed = max(done.values()) - started if done else float("nan")
+    calls, batched = platform_calls(lead_magnet)
     latencies = sorted(done[j] - submitted[j] for j in done if j in submitted)
     return {
-        "jobs": jobs,
-        "completed": len(done),
+        **lead_magnet,
         "concurrency": concurrency,
         "submit_rate": jobs / submit_seconds,
-        "elapsed": elapsed,
         "throughput": len(done) / elapsed,
         "p50": statistics.median(latencies),
         "p95": latencies[int(0.95 * (len(latencies) - 1))],
@@ -202,8 +221,11 @@ async def run(jobs: int, concurrency: int) -> dict[str, Any]:
         "floor_seconds": floor_seconds,
         "floor_ratio": elapsed / floor_seconds,
         "ready_seconds": ready_seconds,
+        "startup_cpu_ms": startup_cpu_ms,
         "idle_rss_mib": idle_rss,
         "peak_rss_mib": peak_rss,
-        "calls": {f"{s}:{o}": n for (s, o), n in sorted(calls.items()) if n > 0},
-        "batched_entries": {f"{s}:{o}": n for (s, o), n in sorted(batched.items())},
+        "calls": dict(sorted(calls.items())),
+        "batched_entries": dict(sorted(batched.items())),
+        "flows": flows,
+        "funnel_images": demo_funnel_images(),
     }

@@ -53,12 +53,12 @@ async def until(check: Any, what: str, within: float = 60) -> Any:
         await asyncio.sleep(0.3)
 
 
-async def stage_settled(platform: Platform, key: str) -> bool:
-    """The stage's idempotency record is no longer held: its delivery finished (completed, or
+async def stage_settled(platform: Platform, job_id: str, stage: str) -> bool:
+    """The stage's run record on the job is no longer held: its delivery finished (done, or
     released after the cancel refused its writes). Shared queues never go idle in a full run,
     so the witness is this job's own record."""
-    record = await platform.idempotency.table.get({"id": key})
-    return record is None or record.get("status") != "IN_PROGRESS"
+    job = await platform.jobs.require(job_id)
+    return job.runs.get(stage, {}).get("state") != "running"
 
 
 async def test_retry_after_a_render_failure_reuses_the_report(
@@ -152,7 +152,7 @@ async def test_cancel_during_a_slow_model_call(
         return all(r.get("ended_at") for r in model_calls(fake_llm, marker))
 
     await until(call_finished, "the in-flight model call to finish")
-    await until(lambda: stage_settled(platform, f"report#{job_id}"), "the report stage to settle")
+    await until(lambda: stage_settled(platform, job_id, "report"), "the report stage to settle")
 
     async def cancelled_hook() -> list[Any] | None:
         got = webhook_receiver.for_job(job_id)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from leadmagnet.common.aws import AwsClients
+from leadmagnet.common.dynamo import values
 from leadmagnet.common.errors import ConflictError
 from leadmagnet.common.ids import new_job_id
 from leadmagnet.common.models import Job, JobStatus, TimelineEvent
@@ -136,3 +137,43 @@ async def test_an_unknown_job_is_a_conflict(jobs: JobStore) -> None:
     with pytest.raises(ConflictError):
         await move(jobs, new_job_id(), S.PROCESSING)
     assert await jobs.fail(new_job_id(), code="x", message="y") is None
+
+
+async def test_the_timeline_lives_on_the_item_then_overflows_in_order(
+    jobs: JobStore, aws: AwsClients
+) -> None:
+    """One write per transition: the first entries are on the job item (no job_events item);
+    an entry too large for the item leaves a stub there and its full text in job_events; past
+    ``TIMELINE_ON_ITEM`` entries go to job_events. Readers see one ordered timeline, each entry
+    with the status the job had when it was written."""
+    from leadmagnet.common.stores.jobs import TIMELINE_ON_ITEM
+
+    job_id = await new_job(jobs)
+    await move(jobs, job_id, S.PROCESSING)
+    await jobs.log(job_id, "a note", data={"n": 1})
+    big = {"payload": "x" * 4000}
+    await jobs.log(job_id, "a large note", data=big)
+    stored = await jobs.events.query(
+        KeyConditionExpression="job_id = :j", ExpressionAttributeValues=values(j=job_id)
+    )
+    assert [int(e["seq"]) for e in stored] == [4]  # only the large entry's full text
+    item = await jobs.jobs.get({"job_id": job_id})
+    assert item is not None
+    assert len(item["timeline"]) == 4
+    assert item["timeline"][3]["stub"]
+    timeline = await jobs.timeline(job_id)
+    assert [e.seq for e in timeline] == [1, 2, 3, 4]
+    assert [e.status for e in timeline] == [S.PENDING, S.PROCESSING, S.PROCESSING, S.PROCESSING]
+    assert timeline[2].data == {"n": 1}
+    assert timeline[3].data == big
+    for i in range(TIMELINE_ON_ITEM):
+        await jobs.log(job_id, f"line {i}", data={"i": i})
+    done = await jobs.record(job_id, TimelineEvent.JOB_COMPLETED, "done", status=S.COMPLETED)
+    timeline = await jobs.timeline(job_id)
+    assert [e.seq for e in timeline] == list(range(1, done.event_seq + 1))
+    assert [e.data.get("i") for e in timeline[4:-1]] == list(range(TIMELINE_ON_ITEM))
+    assert timeline[-1].status is S.COMPLETED
+    assert timeline[-2].status is S.PROCESSING
+    assert [e.seq for e in await jobs.timeline(job_id, after_seq=60)] == list(
+        range(61, done.event_seq + 1)
+    )

@@ -4,7 +4,7 @@ runtime, the job lifecycle and model calls write them to stdout."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -14,10 +14,12 @@ from leadmagnet.common.consumer import MessageContext
 from leadmagnet.common.errors import ConflictError, PermanentError
 from leadmagnet.common.events import CloudEvent, new_event
 from leadmagnet.common.events.jobs import JobRequested, ReportGenerated
+from leadmagnet.common.ids import new_job_id
 from leadmagnet.common.jobflow import complete_job, fail_job, generate_text
 from leadmagnet.common.models import Job, JobStatus
+from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers.base import CallCost, TextRequest, TextResult, Usage
-from leadmagnet.common.settings import get_settings
+from leadmagnet.common.settings import Settings, get_settings
 from leadmagnet.common.stages import JobStage, run_job_stage
 from leadmagnet.testing.emf import emf_documents, metric_names, parse_emf
 
@@ -70,19 +72,6 @@ def test_lines_are_raw_json_in_the_settings_namespace_and_can_be_switched_off(
 # --- the stage runtime -------------------------------------------------------------------------
 
 
-class FakeJobs:
-    def __init__(self, *jobs: Job) -> None:
-        self.items = {j.job_id: j for j in jobs}
-
-    async def get(self, job_id: str) -> Job | None:
-        return self.items.get(job_id)
-
-
-class FakeIdempotency:
-    async def run_once(self, key: str, holder: Any, work: Any) -> tuple[dict[str, Any], bool]:
-        return await work(), True
-
-
 class FakeBus:
     def __init__(self) -> None:
         self.published: list[CloudEvent[Any]] = []
@@ -97,13 +86,12 @@ class FakeBus:
         self.published += events
 
 
-class FakePlatform:
-    service = "reporter"
-
-    def __init__(self, *jobs: Job) -> None:
-        self.jobs = FakeJobs(*jobs)
-        self.bus = FakeBus()
-        self.idempotency = FakeIdempotency()
+@pytest.fixture
+async def reporter(bootstrapped: Settings) -> AsyncIterator[Platform]:
+    """The reporter's platform on the session's moto endpoint, its bus only recording."""
+    async with Platform.open(bootstrapped, "reporter") as p:
+        p.bus = FakeBus()  # type: ignore[assignment]
+        yield p
 
 
 def delivery(job_id: str) -> tuple[MessageContext, CloudEvent[Any]]:
@@ -125,7 +113,7 @@ def stage(work: Any) -> JobStage[JobRequested]:
 
 
 async def test_a_stage_run_writes_its_latency_and_a_failure_re_raised(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], reporter: Platform
 ) -> None:
     async def fine(call: Any) -> dict[str, Any]:
         return {}
@@ -133,19 +121,21 @@ async def test_a_stage_run_writes_its_latency_and_a_failure_re_raised(
     async def broken(call: Any) -> dict[str, Any]:
         raise PermanentError("no template", code="template_missing")
 
-    platform: Any = FakePlatform(Job(job_id="job_1", tenant_id="ten_a"))
+    ok_job, bad_job = new_job_id(), new_job_id()
+    for job_id in (ok_job, bad_job):
+        await reporter.jobs.create(Job(job_id=job_id, tenant_id="ten_a"))
     capsys.readouterr()
-    await run_job_stage(platform, stage(fine), *delivery("job_1"))
+    await run_job_stage(reporter, stage(fine), *delivery(ok_job))
     with pytest.raises(PermanentError) as failed:  # the consumer still sees the error
-        await run_job_stage(platform, stage(broken), *delivery("job_1"))
+        await run_job_stage(reporter, stage(broken), *delivery(bad_job))
     assert failed.value.code == "template_missing"
-    await run_job_stage(platform, stage(fine), *delivery("job_unknown"))  # guard: no work
+    await run_job_stage(reporter, stage(fine), *delivery("job_unknown"))  # guard: no work
 
     ok, bad = emf_documents(capsys.readouterr().out)
-    for doc in (ok, bad):
+    for doc, job_id in ((ok, ok_job), (bad, bad_job)):
         assert doc["Service"] == "reporter"
         assert doc["Stage"] == "report"
-        assert doc["job_id"] == "job_1"  # a property, not a dimension: no metric per job
+        assert doc["job_id"] == job_id  # a property, not a dimension: no metric per job
         assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Service", "Stage"]]
         assert doc["StageLatency"] >= 0
     assert (ok["StageFailed"], bad["StageFailed"]) == (0, 1)

@@ -5,9 +5,11 @@ thumbnail, and the Pillow work runs off the event loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import time
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,6 +18,8 @@ from PIL import Image, ImageDraw
 from leadmagnet.common.models import Job
 from leadmagnet.common.products import PRODUCT_KIND, ProductPreferences, basic_cv_analysis
 from leadmagnet.common.providers import OfflineProvider
+from leadmagnet.common.stages import Charges
+from leadmagnet.common.stores.artifacts import ArtifactBatch
 from leadmagnet.imager.flows import product_analysis, product_images
 
 MARKER = (0, 200, 90)
@@ -65,10 +69,16 @@ def fake_platform(upload: bytes, files: dict[str, bytes]) -> Any:
     async def get_object(**kw: Any) -> dict[str, Any]:
         return {"Body": Body(upload), "ContentType": "image/jpeg"}
 
+    @contextlib.asynccontextmanager
+    async def batch() -> AsyncIterator[ArtifactBatch]:
+        pending = ArtifactBatch(SimpleNamespace(store=put, record_many=record))
+        yield pending
+        await pending.flush()
+
     return SimpleNamespace(
         jobs=SimpleNamespace(record=record, add_cost=record, add_artifact=record, log=record),
         bus=SimpleNamespace(publish=record, event=lambda *a, **k: None),
-        artifacts=SimpleNamespace(put=put, list_for_job=list_for_job, read=read),
+        artifacts=SimpleNamespace(put=put, list_for_job=list_for_job, read=read, batch=batch),
         aws=SimpleNamespace(s3=SimpleNamespace(get_object=get_object)),
         resources=SimpleNamespace(bucket=lambda name: name),
         settings=SimpleNamespace(run_image_concurrency=3),
@@ -109,7 +119,13 @@ async def test_offline_kit_creatives_are_composed_from_the_photo_off_the_loop() 
     )
     prefs = ProductPreferences(platforms=["facebook", "google-ads"])
     started = time.monotonic()
-    result, ticks = await ticking(product_images.make_images(platform, job, prefs))
+    notes: list[Any] = []
+
+    async def note(*args: Any) -> None:
+        notes.append(args)
+
+    call = SimpleNamespace(platform=platform, job=job, charges=Charges(), note=note)
+    result, ticks = await ticking(product_images.make_images(call, prefs))
     elapsed = time.monotonic() - started
     assert result == {
         "assets": ["modern-v1", "bold-v2", "premium-v3", "facebook-1080x1080", "google-1200x628"]
@@ -133,6 +149,10 @@ async def test_offline_kit_creatives_are_composed_from_the_photo_off_the_loop() 
         assert green > 20, key  # the uploaded product is in the picture
     thumbs = [k for k in files if k.startswith("thumbnails/job_offline/")]
     assert len(thumbs) == 5
+    # registered, charged and logged with the run's result
+    assert len(call.charges.artifacts) == 10
+    assert len(call.charges.costs) == 5
+    assert len(notes) == 5
     for key in thumbs:
         assert files[key][:4] == b"RIFF"
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from leadmagnet.common.aws import SERVICE_VARIABLE
+
 SERVICES = ("gateway", "reporter", "renderer", "imager", "notifier")
 WORKERS = tuple(s for s in SERVICES if s != "gateway")
 
@@ -42,6 +44,8 @@ class ServiceStack:
         gateway_port: int = 8000,
     ) -> None:
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        # As in the image (docker/Dockerfile): two malloc arenas, not 8 per core.
+        self.env.setdefault("MALLOC_ARENA_MAX", "2")
         self.env["GATEWAY_PORT"] = str(gateway_port)
         self.env.setdefault("GATEWAY_PUBLIC_URL", f"http://127.0.0.1:{gateway_port}")
         self.gateway_port = gateway_port
@@ -61,7 +65,13 @@ class ServiceStack:
         health.unlink(missing_ok=True)
         log_path = self.log_dir / f"{name}.log"
         handle = log_path.open("ab")
-        env = {**self.env, "HEALTH_FILE": str(health), **(extra_env or {})}
+        # SERVICE_VARIABLE tags the process's AWS calls with its name (per-service counts).
+        env = {
+            **self.env,
+            "HEALTH_FILE": str(health),
+            SERVICE_VARIABLE: name,
+            **(extra_env or {}),
+        }
         env.setdefault("TRACES_FILE", str(self.traces_path(name)))  # for TRACES_EXPORTER=file
         proc = subprocess.Popen(  # noqa: S603 - our own entry point
             [self.python, "-m", f"leadmagnet.{name}"],

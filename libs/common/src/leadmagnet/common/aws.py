@@ -12,6 +12,7 @@ works. A client bound for AWS never gets them: without credentials it fails as t
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 from collections import Counter
@@ -40,6 +41,9 @@ _ENDPOINT_VARIABLES = {
     "secretsmanager": "SECRETS_MANAGER",
     "sts": "STS",
 }
+# Names the process in every call's User-Agent (``leadmagnet/<service>``): an endpoint can then
+# tell which service made a call (the benchmarks' per-service counts; CloudTrail's userAgent).
+SERVICE_VARIABLE = "LEADMAGNET_SERVICE"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # What `make run` (leadmagnet dev) gives its processes; any value works for moto and LocalStack.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
@@ -80,17 +84,65 @@ async def credentials_configured(session: Any) -> bool:
         return True  # something is configured (a broken profile...): let the SDK say what
 
 
+# Attributes of an aiobotocore client that are not coroutine operations: a client that does not
+# exist yet cannot answer them (``await aws.client(name)`` first).
+_SYNC_ATTRIBUTES = frozenset(
+    {"meta", "exceptions", "get_paginator", "get_waiter", "can_paginate", "waiter_names"}
+)
+
+
+class LazyClient:
+    """Stands for a client not created yet: its first operation call creates it, then every
+    attribute is the real client's."""
+
+    def __init__(self, owner: AwsClients, service: str) -> None:
+        self._owner = owner
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        client = self._owner._clients.get(self._service)
+        if client is not None:
+            return getattr(client, name)
+        if name.startswith("_"):  # protocols probe these (hasattr, copy, inspect)
+            raise AttributeError(name)
+        if name in _SYNC_ATTRIBUTES:
+            raise RuntimeError(
+                f"the {self._service} client is created on first use: "
+                f"await aws.client({self._service!r}) before using .{name}"
+            )
+
+        async def operation(*args: Any, **kwargs: Any) -> Any:
+            client = await self._owner.client(self._service)
+            return await getattr(client, name)(*args, **kwargs)
+
+        return operation
+
+
 class AwsClients:
     """Holds one long-lived aiobotocore client per AWS service.
 
     Use as ``async with AwsClients(settings) as aws: await aws.sqs.send_message(...)``.
+
+    ``lazy=True`` (the services' ``Platform``) creates each client on its first call instead of
+    all of them up front: creating one loads its service model (a few MiB each), and most
+    processes use three or four of the seven. Errors in a client's set-up then surface at that
+    first call.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, lazy: bool = False, user_agent_extra: str | None = None
+    ) -> None:
         self.settings = settings
+        self.lazy = lazy
+        if user_agent_extra is None and os.environ.get(SERVICE_VARIABLE):
+            user_agent_extra = f"leadmagnet/{os.environ[SERVICE_VARIABLE]}"
         self.call_counts: Counter[tuple[str, str]] = Counter()
         self._stack = AsyncExitStack()
         self._clients: dict[str, Any] = {}
+        self._lazy_clients = {name: LazyClient(self, name) for name in SERVICES}
+        self._open = False
+        self._creating = asyncio.Lock()  # one creation at a time: concurrent first uses share it
+        self._dummy_credentials: dict[str, str] | None = None  # decided on the first local client
         self._session = get_session()
         self._config = AioConfig(
             region_name=settings.aws_region,
@@ -100,29 +152,55 @@ class AwsClients:
             read_timeout=60,  # above the 20 s SQS long poll
             s3={"addressing_style": "path"},
             signature_version="s3v4",
+            user_agent_extra=user_agent_extra,
         )
 
     async def __aenter__(self) -> AwsClients:
-        local = {name for name in SERVICES if is_local_endpoint(endpoint_for(name))}
-        dummy: dict[str, str] = {}
-        if local and not await credentials_configured(self._session):
-            dummy = {
-                "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            }
-        for name in SERVICES:
-            client = await self._stack.enter_async_context(
-                self._session.create_client(
-                    name, config=self._config, **(dummy if name in local else {})
-                )
-            )
-            self._instrument(client)
-            self._clients[name] = client
+        self._open = True
+        if not self.lazy:
+            for name in SERVICES:
+                await self.client(name)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._open = False
         await self._stack.aclose()
         self._clients.clear()
+
+    async def client(self, service: str) -> Any:
+        """The client of one of SERVICES, created on first use."""
+        if service not in self._clients:
+            if not self._open:
+                raise RuntimeError("AwsClients used outside 'async with'")
+            async with self._creating:
+                if service not in self._clients:
+                    credentials = await self._credentials_for(service)
+                    await self._create(service, self._config, credentials)
+        return self._clients[service]
+
+    async def _credentials_for(self, service: str) -> dict[str, str]:
+        """The dummy credentials for a local endpoint when none are configured, else none."""
+        if not is_local_endpoint(endpoint_for(service)):
+            return {}
+        if self._dummy_credentials is None:
+            configured = await credentials_configured(self._session)
+            self._dummy_credentials = (
+                {}
+                if configured
+                else {
+                    "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                    "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                }
+            )
+        return self._dummy_credentials
+
+    async def _create(self, service: str, config: AioConfig, credentials: Mapping[str, str]) -> Any:
+        client = await self._stack.enter_async_context(
+            self._session.create_client(service, config=config, **credentials)
+        )
+        self._instrument(client)
+        self._clients[service] = client
+        return client
 
     def _instrument(self, client: Any) -> None:
         """Count every call, and trace it (a CLIENT span when inside a traced job)."""
@@ -134,23 +212,22 @@ class AwsClients:
         self.call_counts[(model.service_model.service_name, model.name)] += 1
 
     def _get(self, name: str) -> Any:
-        try:
+        if name in self._clients:
             return self._clients[name]
-        except KeyError:
-            raise RuntimeError("AwsClients used outside 'async with'") from None
+        if not self._open:
+            raise RuntimeError("AwsClients used outside 'async with'")
+        return self._lazy_clients[name]
 
     async def extra_client(self, service: str, **config: Any) -> Any:
         """A client for a service outside SERVICES (``bedrock-runtime``), made on first use with
         the same session, defaults (``config`` overrides them) and call counting, and closed
-        with the others. Callers serialise their first use (one client per service)."""
+        with the others."""
         if service not in self._clients:
-            if not self._clients:
+            if not self._open:
                 raise RuntimeError("AwsClients used outside 'async with'")
-            client = await self._stack.enter_async_context(
-                self._session.create_client(service, config=self._config.merge(AioConfig(**config)))
-            )
-            self._instrument(client)
-            self._clients[service] = client
+            async with self._creating:
+                if service not in self._clients:
+                    await self._create(service, self._config.merge(AioConfig(**config)), {})
         return self._clients[service]
 
     @property

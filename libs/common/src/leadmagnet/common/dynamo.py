@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import math
 from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 from pydantic import AfterValidator, BaseModel, ValidationError
 
 from .aws import AwsClients
-from .errors import PermanentError
+from .errors import PermanentError, TransientError
 from .logging import get_logger
 
-_ser = TypeSerializer()
-_de = TypeDeserializer()
+
+@functools.cache
+def _codec() -> tuple[Any, Any]:
+    """boto3's (TypeSerializer, TypeDeserializer), imported on first use: importing boto3 pulls
+    in s3transfer and multiprocessing (~2 MiB) that a process without DynamoDB items never needs."""
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+    return TypeSerializer(), TypeDeserializer()
 
 
 MAX_NESTING = 32  # DynamoDB's limit for nested maps and lists
@@ -98,16 +105,19 @@ def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
     problem = storable_problem(item)  # the last guard: requests are checked before this
     if problem:
         raise UnstorableError(problem)
-    return {k: _ser.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+    ser = _codec()[0]
+    return {k: ser.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
 
 
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _from_dynamo(_de.deserialize(v)) for k, v in item.items()}
+    de = _codec()[1]
+    return {k: _from_dynamo(de.deserialize(v)) for k, v in item.items()}
 
 
 def values(**kv: Any) -> dict[str, Any]:
     """ExpressionAttributeValues from keyword arguments: values(now=1) -> {':now': {...}}."""
-    return {f":{k}": _ser.serialize(_to_dynamo(v)) for k, v in kv.items()}
+    ser = _codec()[0]
+    return {f":{k}": ser.serialize(_to_dynamo(v)) for k, v in kv.items()}
 
 
 def is_conditional_failure(err: ClientError) -> bool:
@@ -165,6 +175,22 @@ class DynamoTable:
             start = resp.get("LastEvaluatedKey")
             if not start:
                 return
+
+
+async def batch_put(client: Any, puts: list[tuple[str, Mapping[str, Any]]]) -> None:
+    """Put items of one or more tables in one BatchWriteItem (up to 25; no conditions), and
+    again what DynamoDB leaves unprocessed under load (backing off; TransientError if it still
+    refuses)."""
+    request: dict[str, list[dict[str, Any]]] = {}
+    for table, item in puts:
+        request.setdefault(table, []).append({"PutRequest": {"Item": serialize(item)}})
+    for attempt in range(5):
+        resp = await client.batch_write_item(RequestItems=request)
+        request = resp.get("UnprocessedItems") or {}
+        if not request:
+            return
+        await asyncio.sleep(0.05 * 2**attempt)
+    raise TransientError("DynamoDB left items unprocessed", code="throttled")
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -6,6 +6,7 @@ after a crash is recognisably the same event (``source + id``) and downstream st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from . import metrics, tracing
@@ -44,8 +45,20 @@ async def artifact_refs(platform: Platform, artifacts: list[Artifact]) -> list[A
     ]
 
 
+async def completed_artifacts(platform: Platform, job: Job) -> list[Artifact]:
+    """The job's files: as its stages registered them on the job item (no listing), or
+    listed when some were registered otherwise."""
+    refs: dict[str, Artifact] = {}
+    for ref in job.artifact_refs:
+        artifact = Artifact.model_validate(ref)
+        refs[artifact.artifact_id] = artifact
+    if set(job.artifact_ids) <= set(refs):
+        return [refs[i] for i in job.artifact_ids]
+    return await platform.artifacts.list_for_job(job.job_id)
+
+
 async def publish_completed(platform: Platform, job: Job) -> None:
-    artifacts = await platform.artifacts.list_for_job(job.job_id)
+    artifacts = await completed_artifacts(platform, job)
     event = platform.bus.event(
         JobCompleted(
             job_id=job.job_id,
@@ -163,17 +176,6 @@ async def withdraw_deliverables(platform: Platform, job_id: str) -> None:
         log.info("job.deliverables_withdrawn", job_id=job_id, count=withdrawn)
 
 
-async def cancelled_meanwhile(platform: Platform, job_id: str) -> bool:
-    """Whether the job was cancelled while a stage's work ran (the stage runtime then publishes
-    nothing). Withdraws again what that work stored after the cancellation's withdrawal."""
-    job = await platform.jobs.get(job_id)
-    if job is None or job.status is not JobStatus.CANCELLED:
-        return False
-    log.info("job.cancelled_in_flight", job_id=job_id)
-    await withdraw_deliverables(platform, job_id)
-    return True
-
-
 def count_job(platform: Platform, metric: str, job: Job) -> None:
     """``JobsStarted`` / ``JobsCompleted`` / ``JobsFailed`` for ``job`` (see ``metrics``)."""
     metrics.job_counted(
@@ -221,28 +223,25 @@ def job_failure_hook(platform: Platform, stage: str, *, retryable: bool = True) 
     return hook
 
 
-async def active_job(platform: Platform, job_id: str, tenant_id: str | None) -> Job | None:
-    """The job if it may still make progress; None (and a log line) for finished/unknown jobs,
-    so duplicate or late deliveries are acknowledged without work."""
-    job = await platform.jobs.get(job_id)
-    if job is None:
-        log.warning("job.unknown", job_id=job_id)
-        return None
-    if tenant_id and job.tenant_id != tenant_id:
-        log.error("job.tenant_mismatch", job_id=job_id)
-        return None
-    if job.status.terminal:
-        log.info("job.already_final", job_id=job_id, status=job.status.value)
-        return None
-    return job
-
-
 async def generate_text(
-    platform: Platform, job: Job, request: TextRequest, *, provider: Provider | None = None
+    platform: Platform,
+    job: Job,
+    request: TextRequest,
+    *,
+    provider: Provider | None = None,
+    charge: Callable[[CallCost], None] | None = None,
 ) -> TextResult:
     """One text/vision call charged to the job, whether it succeeds or fails (a failed call that
-    the provider billed carries its cost on the error)."""
+    the provider billed carries its cost on the error). ``charge``: collect the cost for a
+    later write instead (the stage runtime writes it with the stage's result)."""
     job_id = job.job_id
+
+    async def charged(cost: CallCost) -> None:
+        if charge is not None:
+            charge(cost)
+        else:
+            await platform.jobs.add_cost(job_id, cost)
+
     provider = provider or platform.providers.text
     attributes = {
         "gen_ai.operation.name": "chat",
@@ -261,12 +260,12 @@ async def generate_text(
             if isinstance(spent, CallCost):
                 span.set_attributes(tracing.call_cost_attributes(spent))
                 metrics.model_called(spent, service=platform.service, job_id=job_id)
-                await platform.jobs.add_cost(job_id, spent)
+                await charged(spent)
             raise
         span.update_name(f"chat {result.cost.model}")  # the GenAI conventions' span name
         span.set_attributes(tracing.call_cost_attributes(result.cost))
     metrics.model_called(result.cost, service=platform.service, job_id=job_id)
-    await platform.jobs.add_cost(job_id, result.cost)
+    await charged(result.cost)
     return result
 
 
@@ -280,9 +279,11 @@ async def store_artifact(
     content_type: str,
     public: bool = False,
     key: str | None = None,
+    register: Callable[[Artifact], None] | None = None,
 ) -> Artifact:
     """Store a file of the job and register it on the job (views list what is registered):
-    the one way a stage writes a deliverable (``StageCall.put_artifact`` is this)."""
+    the one way a stage writes a deliverable (``StageCall.put_artifact`` is this).
+    ``register``: collect the registration for a later write (the stage runtime's)."""
     artifact = await platform.artifacts.put(
         tenant_id=job.tenant_id,
         job_id=job.job_id,
@@ -293,5 +294,8 @@ async def store_artifact(
         public=public,
         key=key,
     )
-    await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
+    if register is not None:
+        register(artifact)
+    else:
+        await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
     return artifact

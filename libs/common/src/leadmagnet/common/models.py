@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from .providers.base import CallCost
@@ -191,12 +192,18 @@ DATA_BY_KIND: dict[str, type[JobData]] = {
 }
 
 
+RUN_ATTRIBUTE = "run:"  # the job item's per-stage run records: ``run:<scope>``
+
+
 class Job(Model):
     job_id: str
     tenant_id: str
     kind: str = "lead_magnet"
     status: JobStatus = JobStatus.PENDING
     workflow_id: str | None = None
+    # The workflow's ``updated_at`` when the job was created: the revision its stages may take
+    # from a per-process cache (``WorkflowStore.at``) instead of reading it again.
+    workflow_rev: str | None = None
     submission_id: str | None = None
     form_slug: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
@@ -221,11 +228,35 @@ class Job(Model):
     # the stage failure hook: what POST /v1/jobs/{id}/retry re-publishes. None: not retryable.
     retry_event: str | None = None
     retries: int = 0  # how often the job was retried (outcome event ids differ per attempt)
+    # The timeline's first entries as stored on the job item (``stores.jobs``: one write per
+    # transition); read them through ``JobStore.timeline_of``. Never part of a view.
+    timeline: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
+    # Per-stage run records (``stages``: claimed with a lease, then done with the stage's
+    # result), keyed by the stage's scope. Never part of a view.
+    runs: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
+    # What the stages registered about their files (kind, type, size, key), so an outcome
+    # event needs no listing. Never part of a view.
+    artifact_refs: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
 
     @field_validator("artifact_ids", mode="before")
     @classmethod
     def _sorted_ids(cls, v: Any) -> Any:
         return sorted(v) if isinstance(v, set | frozenset | list) else v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_runs(cls, item: Any) -> Any:
+        """Stage run records are top-level attributes (``run:<scope>``: no parent map to
+        create first); the model holds them as ``runs``."""
+        if isinstance(item, dict) and any(k.startswith(RUN_ATTRIBUTE) for k in item):
+            runs = {
+                k.removeprefix(RUN_ATTRIBUTE): v
+                for k, v in item.items()
+                if k.startswith(RUN_ATTRIBUTE) and isinstance(v, dict)
+            }
+            item = {k: v for k, v in item.items() if not k.startswith(RUN_ATTRIBUTE)}
+            item["runs"] = runs
+        return item
 
     def run_data(self) -> RunData:
         """``data`` as a funnel run's typed model (the one way flows read it)."""

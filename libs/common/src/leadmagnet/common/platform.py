@@ -142,7 +142,8 @@ class Platform:
     async def open(
         cls, settings: Settings, service: str, topology: Topology | None = None
     ) -> AsyncIterator[Platform]:
-        async with AwsClients(settings) as aws:
+        # Lazy clients: a process creates only those it calls (the imager never loads SES's).
+        async with AwsClients(settings, lazy=True) as aws:
             platform = cls(aws, service, topology)
             try:
                 yield platform

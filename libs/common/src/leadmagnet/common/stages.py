@@ -28,9 +28,11 @@ and the check against the topology's subscriptions all come from these declarati
 from __future__ import annotations
 
 import importlib
+import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from . import metrics, tracing
@@ -38,18 +40,23 @@ from .consumer import FailureHook, MessageContext, Route, Routes
 from .errors import PermanentError
 from .events import CloudEvent, EventData, spec_of
 from .events.jobs import JobCompleted, JobFailed
+from .idempotency import AlreadyInProgress, now_ms
 from .ids import stable_id
 from .jobflow import (
-    cancelled_meanwhile,
     complete_job,
+    count_job,
     generate_text,
     job_failure_hook,
+    publish_completed,
     store_artifact,
+    withdraw_deliverables,
 )
 from .logging import get_logger
-from .models import Artifact, Job, JobStatus
+from .models import Artifact, Job, JobStatus, LogLevel, LogType, TimelineEvent
 from .platform import Platform
-from .providers.base import Provider, TextRequest, TextResult
+from .providers.base import CallCost, Provider, TextRequest, TextResult
+from .stores.jobs import JobChange, Refused, claim_run, extend_run, finish_run, release_run
+from .stores.jobs import timeline_entry as _timeline_entry
 from .topology import Topology
 
 log = get_logger()
@@ -72,6 +79,55 @@ Output = EventData | Complete
 FailureHookFactory = Callable[[Platform, str], FailureHook]
 
 
+@dataclass(frozen=True)
+class Start:
+    """A stage's start transition, made by the claim itself: a timeline entry, and the status
+    the job takes (None: it keeps its status)."""
+
+    event: TimelineEvent
+    message: str
+    status: JobStatus | None = None
+    data: dict[str, Any] | None = None  # the entry's data (the delivery's attempt is added)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A timeline entry a stage's work writes with its result."""
+
+    event: TimelineEvent
+    message: str
+    data: dict[str, Any]
+    level: LogLevel = "info"
+    log_type: LogType = "event"
+
+
+@dataclass
+class Charges:
+    """What a stage's work charged to its job, written with the run's result (one write)."""
+
+    costs: list[CallCost] = field(default_factory=list)
+    artifacts: list[Artifact] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+    def change(self, stage: str) -> JobChange:
+        change = JobChange()
+        change.charge(
+            costs=self.costs, artifacts=[a.model_dump(mode="json") for a in self.artifacts]
+        )
+        for note in self.notes:
+            change.entries.append(
+                _timeline_entry(
+                    note.event,
+                    note.message,
+                    stage=stage,
+                    data=note.data,
+                    level=note.level,
+                    log_type=note.log_type,
+                )
+            )
+        return change
+
+
 @dataclass
 class StageCall(Generic[E]):
     """One delivery of a stage's input for one job: what ``work`` and ``then`` get."""
@@ -82,6 +138,10 @@ class StageCall(Generic[E]):
     data: E
     job: Job
     stage: JobStage[E]
+    charges: Charges | None = None  # set while the work runs: charged with its result
+    # What the work hands its follow-ups in this delivery only (never stored: a replay's
+    # follow-ups get an empty one), e.g. a small output to carry on the next event.
+    handoff: dict[str, Any] = field(default_factory=dict)
 
     @property
     def attempt(self) -> int:
@@ -97,7 +157,8 @@ class StageCall(Generic[E]):
         public: bool = False,
         key: str | None = None,
     ) -> Artifact:
-        """Store a file of this job and register it on the job (views list what is registered)."""
+        """Store a file of this job and register it on the job (views list what is registered;
+        during the work, the registration is written with the run's result)."""
         return await store_artifact(
             self.platform,
             self.job,
@@ -107,13 +168,50 @@ class StageCall(Generic[E]):
             content_type=content_type,
             public=public,
             key=key,
+            register=self.charges.artifacts.append if self.charges is not None else None,
         )
 
     async def generate_text(
         self, request: TextRequest, *, provider: Provider | None = None
     ) -> TextResult:
         """A text/vision call charged to the job (billed failures included)."""
-        return await generate_text(self.platform, self.job, request, provider=provider)
+        return await generate_text(
+            self.platform,
+            self.job,
+            request,
+            provider=provider,
+            charge=self.charges.costs.append if self.charges is not None else None,
+        )
+
+    async def note(
+        self,
+        event_type: TimelineEvent,
+        message: str,
+        data: dict[str, Any] | None = None,
+        *,
+        level: LogLevel = "info",
+        log_type: LogType = "event",
+    ) -> None:
+        """A timeline entry of this stage (during the work: written with the run's result)."""
+        if self.charges is not None:
+            self.charges.notes.append(Note(event_type, message, data or {}, level, log_type))
+        else:
+            await self.platform.jobs.record(
+                self.job.job_id,
+                event_type,
+                message,
+                stage=self.stage.name,
+                data=data,
+                level=level,
+                log_type=log_type,
+            )
+
+    async def charge(self, cost: CallCost) -> None:
+        """A model call's cost charged to the job (during the work: written with its result)."""
+        if self.charges is not None:
+            self.charges.costs.append(cost)
+        else:
+            await self.platform.jobs.add_cost(self.job.job_id, cost)
 
     async def once(
         self, scope: str, work: Callable[[], Awaitable[dict[str, Any]]]
@@ -142,7 +240,8 @@ class JobStage(Generic[E]):
     fails_with: tuple[str, ...] = ()  # the error codes it raises itself (documentation)
     statuses: frozenset[JobStatus] = ACTIVE  # job states it acts on; others are acknowledged
     on_failure: FailureHookFactory = job_failure_hook
-    scope: str = ""  # the idempotency record's prefix, when it differs from ``name``
+    scope: str = ""  # the run record's name, when it differs from ``name``
+    starts: Start | None = None  # the claim's transition (else the job's stage is just set)
 
     def produces(self) -> set[str]:
         return {spec_of(m).type for m in self.emits}
@@ -158,18 +257,13 @@ class JobStage(Generic[E]):
 
 async def guarded_job(platform: Platform, stage: JobStage[Any], data: Any) -> Job | None:
     """The job the event is about, if the stage may act on it; None (logged) otherwise."""
-    kind = getattr(data, "kind", None)
-    if kind is not None and kind not in stage.kinds:
-        raise PermanentError(f"{stage.name} cannot handle a {kind!r} job", code="bad_kind")
+    _check_kind(stage, data)
     job = await platform.jobs.get(data.job_id)
     if job is None:
         log.warning("job.unknown", job_id=data.job_id, stage=stage.name)
         return None
-    if job.tenant_id != data.tenant_id:
-        log.error("job.tenant_mismatch", job_id=data.job_id, stage=stage.name)
+    if not _guard(stage, job, data):
         return None
-    if job.kind not in stage.kinds:
-        raise PermanentError(f"{stage.name} cannot handle a {job.kind!r} job", code="bad_kind")
     if job.status not in stage.statuses:
         log.info("job.not_for_stage", job_id=job.job_id, status=job.status.value, stage=stage.name)
         return None
@@ -199,9 +293,168 @@ async def run_job_stage(
 async def _run_job_stage(
     platform: Platform, stage: JobStage[E], ctx: MessageContext, event: CloudEvent[Any]
 ) -> bool:
-    job = await guarded_job(platform, stage, event.data)
-    if job is None:
+    if stage.work is None:
+        job = await guarded_job(platform, stage, event.data)
+        if job is None:
+            return False
+        with _stage_span(stage, job):
+            call = StageCall(platform, ctx, event, event.data, job, stage)
+            outputs = await stage.then(call, {}) if stage.then is not None else ()
+            await deliver_outputs(platform, stage.name, stage.emits, outputs, event, job=job)
+        return True
+    _check_kind(stage, event.data)
+    scope = stage.scope or stage.name
+    claimed, job = await claim_run(
+        platform.jobs,
+        event.data.job_id,
+        scope,
+        _start_change(stage, ctx),
+        tenant_id=event.data.tenant_id,
+        kinds=stage.kinds,
+        statuses=frozenset(s for s in stage.statuses if not s.terminal),
+        lease_until_ms=ctx.lease_deadline_ms,
+        now_ms=now_ms(),
+    )
+    if job is None or not _guard(stage, job, event.data):
         return False
+    with _stage_span(stage, job):
+        call = StageCall(platform, ctx, event, event.data, job, stage)
+        if claimed:
+            return await _run_work(platform, stage, call, scope)
+        run = job.runs.get(scope) or {}
+        done = run.get("state") == "done"
+        if run.get("state") == "running" and not job.status.terminal:
+            wait = max(1.0, (int(run.get("lease", 0)) - now_ms()) / 1000)
+            raise AlreadyInProgress(
+                f"stage {scope} of job {job.job_id} is running elsewhere", retry_after=wait
+            )
+        if job.status not in stage.statuses or not (done or job.status.terminal):
+            # another state (or one the start transition may not leave): not this stage's
+            log.info(
+                "job.not_for_stage", job_id=job.job_id, status=job.status.value, stage=stage.name
+            )
+            return False
+        # Done before (a redelivery, a retry), or a finished job: only the follow-ups again.
+        if done:
+            log.info("stage.replayed", job_id=job.job_id, stage=stage.name)
+        result = json.loads(run["result"]) if done else {}
+        outputs = await stage.then(call, result) if stage.then is not None else ()
+        await deliver_outputs(platform, stage.name, stage.emits, outputs, event, job=job)
+    return True
+
+
+async def _run_work(platform: Platform, stage: JobStage[E], call: StageCall[E], scope: str) -> bool:
+    """The claimed first run: the work, its follow-ups, then ONE write with the result, its
+    charges and (when the follow-ups complete the job) the completion; then the outputs."""
+    assert stage.work is not None
+    job_id = call.job.job_id
+    call.charges = charges = Charges()
+
+    async def extend(deadline_ms: int) -> None:
+        await extend_run(platform.jobs, job_id, scope, deadline_ms)
+
+    call.ctx.on_lease_extended(extend)
+    try:
+        result = await stage.work(call)
+    except BaseException as failure:
+        try:
+            now = await release_run(platform.jobs, job_id, scope, charges.change(stage.name))
+        except Exception as cleanup:
+            # The work's own error decides what happens next (a PermanentError must not
+            # become retries because the release failed); the lease expires by itself.
+            log.warning("stage.release_failed", job_id=job_id, error=type(cleanup).__name__)
+            failure.add_note(f"releasing {scope} of {job_id} also failed: {cleanup!r}")
+            raise failure from None
+        if now is not None and now.status is JobStatus.CANCELLED:
+            await _cancelled_in_flight(platform, job_id)
+            return True  # its writes were refused: the job ended, nothing to retry
+        raise
+    call.charges = None  # follow-ups write as they go
+    change = charges.change(stage.name)
+    try:
+        outputs = list(await stage.then(call, result)) if stage.then is not None else []
+    except BaseException:
+        await finish_run(platform.jobs, job_id, scope, change, result)  # replayed next time
+        raise
+    done = [o for o in outputs if isinstance(o, Complete)]
+    if done and JobCompleted not in stage.emits:
+        raise TypeError(f"stage {stage.name} does not declare that it completes jobs")
+    for completion in done[:1]:
+        change.lifecycle(
+            JobStatus.COMPLETED,
+            stage="completed",
+            fields={"output_key": completion.output_key} if completion.output_key else None,
+        )
+        change.entries.append(
+            _timeline_entry(
+                TimelineEvent.JOB_COMPLETED,
+                completion.message,
+                status=JobStatus.COMPLETED,
+                stage="completed",
+                data=completion.data,
+            )
+        )
+    try:
+        job = await finish_run(platform.jobs, job_id, scope, change, result)
+    except Refused as refused:
+        # The job ended meanwhile. Cancelled or failed: what the work stored goes; nothing
+        # after it runs. Completed by another path (a parallel branch): nothing to undo.
+        status = (refused.old or {}).get("status")
+        if status == JobStatus.COMPLETED.value:
+            log.info("stage.job_already_completed", job_id=job_id, stage=stage.name)
+        else:
+            await _cancelled_in_flight(platform, job_id)
+        return True
+    events = [o for o in outputs if not isinstance(o, Complete)]
+    await deliver_outputs(platform, stage.name, stage.emits, events, call.event, job=job)
+    if done:
+        count_job(platform, "JobsCompleted", job)
+        await publish_completed(platform, job)
+    return True
+
+
+async def _cancelled_in_flight(platform: Platform, job_id: str) -> None:
+    log.info("job.cancelled_in_flight", job_id=job_id)
+    await withdraw_deliverables(platform, job_id)
+
+
+def _start_change(stage: JobStage[Any], ctx: MessageContext) -> JobChange:
+    change = JobChange()
+    start = stage.starts
+    if start is None:
+        change.set_fields({"stage": stage.name})
+        return change
+    change.lifecycle(start.status, stage=stage.name)
+    change.entries.append(
+        _timeline_entry(
+            start.event,
+            start.message,
+            status=start.status,
+            stage=stage.name,
+            data={**(start.data or {}), "attempt": ctx.receive_count},
+        )
+    )
+    return change
+
+
+def _check_kind(stage: JobStage[Any], data: Any) -> None:
+    kind = getattr(data, "kind", None)
+    if kind is not None and kind not in stage.kinds:
+        raise PermanentError(f"{stage.name} cannot handle a {kind!r} job", code="bad_kind")
+
+
+def _guard(stage: JobStage[Any], job: Job, data: Any) -> bool:
+    """Whether the event's job is the stage's to act on (a tenant mismatch is logged)."""
+    if job.tenant_id != data.tenant_id:
+        log.error("job.tenant_mismatch", job_id=data.job_id, stage=stage.name)
+        return False
+    if job.kind not in stage.kinds:
+        raise PermanentError(f"{stage.name} cannot handle a {job.kind!r} job", code="bad_kind")
+    return True
+
+
+@contextmanager
+def _stage_span(stage: JobStage[Any], job: Job) -> Iterator[None]:
     attributes = {
         "leadmagnet.job_id": job.job_id,
         "leadmagnet.tenant_id": job.tenant_id,
@@ -209,22 +462,7 @@ async def _run_job_stage(
         "leadmagnet.job_kind": job.kind,
     }
     with tracing.span(f"stage {stage.name}", attributes):
-        call = StageCall(platform, ctx, event, event.data, job, stage)
-        result: dict[str, Any] = {}
-        # A finished job's stage only re-does its follow-ups (``statuses`` let it see the job).
-        if stage.work is not None and not job.status.terminal:
-            work = stage.work
-            try:
-                result = await call.once(stage.scope or stage.name, lambda: work(call))
-            except Exception:
-                if await cancelled_meanwhile(platform, job.job_id):
-                    return True  # its writes were refused: the job ended, nothing to retry
-                raise
-            if await cancelled_meanwhile(platform, job.job_id):
-                return True  # the in-flight work finished; nothing after it runs
-        outputs = await stage.then(call, result) if stage.then is not None else ()
-        await deliver_outputs(platform, stage.name, stage.emits, outputs, event, job=job)
-    return True
+        yield
 
 
 async def deliver_outputs(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -69,27 +68,24 @@ def in_force(own: TenantLimits, settings: Settings) -> EffectiveLimits:
 
 
 async def limits_of(platform: Platform, tenant_id: str) -> EffectiveLimits:
-    return in_force(await platform.tenants.limits(tenant_id), platform.settings)
+    """The tenant's limits in force, as read within ``LIMITS_CACHE_SECONDS`` by this process."""
+    own = await platform.tenants.recent_limits(tenant_id, LIMITS_CACHE_SECONDS)
+    return in_force(own, platform.settings)
 
 
 class ModelSlotGuard:
-    """One per worker process: the slots store, and a short cache of each tenant's limit."""
+    """One per worker process: the slots store (each tenant's limit comes from ``limits_of``,
+    read at most every ``LIMITS_CACHE_SECONDS``)."""
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        self._limits: dict[str, tuple[float, int]] = {}
 
     @functools.cached_property
     def slots(self) -> ModelSlots:
         return ModelSlots(self.platform.aws, self.platform.resources.table("model_slots"))
 
     async def concurrency(self, tenant_id: str) -> int:
-        cached = self._limits.get(tenant_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        limit = (await limits_of(self.platform, tenant_id)).model_concurrency
-        self._limits[tenant_id] = (time.monotonic() + LIMITS_CACHE_SECONDS, limit)
-        return limit
+        return (await limits_of(self.platform, tenant_id)).model_concurrency
 
     @contextlib.asynccontextmanager
     async def held(self, tenant_id: str) -> AsyncIterator[None]:

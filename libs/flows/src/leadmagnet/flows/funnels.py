@@ -16,14 +16,24 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from leadmagnet.common.errors import PermanentError
+from leadmagnet.common.errors import ConflictError, PermanentError
+from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import RUN_KIND as RUN_KIND  # re-exported: the run flow names it here
-from leadmagnet.common.models import Job
+from leadmagnet.common.models import (
+    DocumentVersion,
+    Job,
+    LogLevel,
+    LogType,
+    TimelineEvent,
+)
 from leadmagnet.common.money import MICROS_PER_USD
 from leadmagnet.common.providers.base import CallCost
+from leadmagnet.common.stores.jobs import JobChange, Refused, timeline_entry
 
 if TYPE_CHECKING:  # platform.py must not import flow helpers
     from leadmagnet.common.platform import Platform
+
+log = get_logger()
 
 MAX_IMAGE_ELEMENTS = 50
 MAX_FUNNEL_JSON_BYTES = 200_000  # a template is one DynamoDB item (400 KB) with its brand guide
@@ -104,12 +114,34 @@ class RunSpec:
     input_text: str
 
 
+# A template version never changes once written (a change is a new version; versions are never
+# deleted), so each process reads a pinned version once: both stages of a run, and every run of
+# the same version, share the read. Bounded; the oldest read goes first.
+_PINNED_TEMPLATES: dict[tuple[str, str, int], DocumentVersion] = {}
+PINNED_TEMPLATES_KEPT = 256
+
+
+async def pinned_template(
+    platform: Platform, tenant_id: str, template_id: str, version: int
+) -> DocumentVersion | None:
+    key = (tenant_id, template_id, version)
+    doc = _PINNED_TEMPLATES.get(key)
+    if doc is None:
+        doc = await platform.templates.get(tenant_id, template_id, version)
+        if doc is None:
+            return None
+        while len(_PINNED_TEMPLATES) >= PINNED_TEMPLATES_KEPT:
+            del _PINNED_TEMPLATES[next(iter(_PINNED_TEMPLATES))]
+        _PINNED_TEMPLATES[key] = doc
+    return doc
+
+
 async def load_run_spec(platform: Platform, job: Job) -> RunSpec:
     """The run's pinned template version and effective settings (a permanent error when the
     template version is gone or is not a funnel template)."""
     data = job.run_data()
     template_id, version = data.template_id, data.template_version
-    doc = await platform.templates.get(job.tenant_id, template_id, version)
+    doc = await pinned_template(platform, job.tenant_id, template_id, version)
     if doc is None:
         raise PermanentError(
             f"template {template_id} v{version} no longer exists", code="template_unavailable"
@@ -130,6 +162,61 @@ async def load_run_spec(platform: Platform, job: Job) -> RunSpec:
         settings=settings,
         input_text=str(data.input.get("input_as_text", "")),
     )
+
+
+class PendingEntries:
+    """Timeline entries a stage's work makes as it goes (each stamped when it happens), written
+    together in one UpdateItem — with the work's last change, or on their own if the work stops
+    before it — instead of one write each."""
+
+    def __init__(self, platform: Platform, job_id: str, stage: str) -> None:
+        self.platform = platform
+        self.job_id = job_id
+        self.stage = stage
+        self.entries: list[dict[str, Any]] = []
+
+    def log(
+        self,
+        message: str,
+        *,
+        level: LogLevel = "info",
+        log_type: LogType = "event",
+        data: dict[str, Any] | None = None,
+        event_type: TimelineEvent = TimelineEvent.LOG,
+    ) -> None:
+        self.entries.append(
+            timeline_entry(
+                event_type,
+                message,
+                stage=self.stage,
+                data=data,
+                level=level,
+                log_type=log_type,
+            )
+        )
+
+    async def write(self, fields: dict[str, Any] | None = None) -> None:
+        """The entries in one write; with ``fields`` (e.g. ``data.image_results``) it is
+        refused on a finished job, as ``jobs.record`` is (ConflictError), while log lines
+        alone are kept after the end too, as ``jobs.log`` keeps them."""
+        entries, self.entries = self.entries, []
+        if not entries and not fields:
+            return
+        change = JobChange()
+        change.lifecycle(None, allow_terminal=fields is None, stage=self.stage, fields=fields)
+        change.entries += entries
+        try:
+            await self.platform.jobs.write(self.job_id, change)
+        except Refused:
+            raise ConflictError(f"job {self.job_id} is missing or in a final state") from None
+
+    async def write_before_failing(self) -> None:
+        """The lines so far, when the work is failing: its own error is what counts (a failed
+        write of its log lines is logged, not raised in its place)."""
+        try:
+            await self.write()
+        except Exception as e:
+            log.warning("timeline.lines_lost", job_id=self.job_id, error=type(e).__name__)
 
 
 # ---- paths into the funnel JSON -----------------------------------------------------------

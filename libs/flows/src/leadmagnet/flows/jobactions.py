@@ -1,14 +1,15 @@
 """Operator actions on a job: cancel a job that has not finished, retry a failed one.
 
 Cancel moves the job to ``cancelled`` (a final state) with one conditional write: a stage that
-is running finishes its work, and the stage runtime then publishes nothing after it
-(``jobflow.cancelled_meanwhile``); later deliveries are acknowledged without work (the guard's
-statuses). The job's open approval gate is released, what it stored is withdrawn, and
-``job.cancelled`` (the only outcome it sends) goes out with an id stable per job.
+is running finishes its work, and the stage runtime then publishes nothing after it (the write
+that stores the work's result is refused on a cancelled job); later deliveries are acknowledged
+without work (the guard's statuses). The job's open approval gate is released, what it stored
+is withdrawn, and ``job.cancelled`` (the only outcome it sends) goes out with an id stable per
+job.
 
 Retry re-publishes the failing stage's input event, kept on the job by the stage failure hook,
-with a new id. Stages that had completed replay their stored results (their idempotency
-records), the failed stage's record was released when it failed, so only it runs again; the
+with a new id. Stages that had completed replay their stored results (their run records on the
+job), the failed stage's record was released when it failed, so only it runs again; the
 files the job's finished stages stored (withdrawn when it failed) are restored first.
 """
 

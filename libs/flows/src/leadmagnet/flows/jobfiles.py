@@ -19,6 +19,7 @@ import json
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from leadmagnet.common.jobflow import completed_artifacts
 from leadmagnet.common.models import Job, JobEvent, JobStatus
 
 if TYPE_CHECKING:  # platform.py imports this module
@@ -89,13 +90,13 @@ def _dumps(value: dict[str, Any]) -> bytes:
 
 
 async def write_job_files(platform: Platform, job: Job) -> dict[str, str]:
-    events = await platform.jobs.timeline(job.job_id)
+    events = await platform.jobs.timeline_of(job)  # the job as the stage read it: no re-read
     t, j = job.tenant_id, job.job_id
     await platform.artifacts.put_object(
         log_key(t, j), execution_log(job, events).encode(), "text/plain; charset=utf-8"
     )
     if job.status is JobStatus.COMPLETED:
-        artifacts = await platform.artifacts.list_for_job(job.job_id)
+        artifacts = await completed_artifacts(platform, job)
         result = {
             "job_id": job.job_id,
             "tenant_id": job.tenant_id,
@@ -125,5 +126,6 @@ async def write_job_files(platform: Platform, job: Job) -> dict[str, str]:
         }
         await platform.artifacts.put_object(error_key(t, j), _dumps(error), "application/json")
     written = file_keys(job)
-    await platform.jobs.record_files(job.job_id, written)  # only now may views link them
+    if job.files != written:  # a redelivery finds them recorded
+        await platform.jobs.record_files(job.job_id, written)  # only now may views link them
     return written

@@ -9,21 +9,14 @@ import os
 import re
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import make_server
-
-from leadmagnet.cli.embedded_aws import make_dynamodb_atomic
+from leadmagnet.cli.embedded_aws import KeepAliveMotoServer, make_dynamodb_atomic
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -41,28 +34,56 @@ def free_port() -> int:
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([a-z0-9-]+)/aws4_request")
 _BATCH_ENTRY = re.compile(r"^(?:PublishBatchRequestEntries|Entries)\.member\.(\d+)\.Id$")
+_CALLER = re.compile(r"\bleadmagnet/([A-Za-z0-9_.-]+)")
+HARNESS = "harness"  # calls without a service tag: the benchmark or test itself, presigned URLs
 _S3_OPS = {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
 
 
 class AwsCallCounter:
     """Counts the AWS API calls an endpoint serves, by (service, operation), and the entries
-    inside batch calls (what the calls would have been without batching). Thread-safe."""
+    inside batch calls (what the calls would have been without batching); the same by caller
+    (the ``leadmagnet/<service>`` tag in the SDK's User-Agent, ``HARNESS`` without one), with
+    the endpoint's own CPU time spent handling each caller's calls. Thread-safe."""
 
     def __init__(self) -> None:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.batched_entries: Counter[tuple[str, str]] = Counter()
+        self.by_caller: Counter[tuple[str, str, str]] = Counter()
+        self.batched_by_caller: Counter[tuple[str, str, str]] = Counter()
+        self.cpu_seconds: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def reset(self) -> None:
         with self._lock:
             self.calls.clear()
             self.batched_entries.clear()
+            self.by_caller.clear()
+            self.batched_by_caller.clear()
+            self.cpu_seconds.clear()
 
     def snapshot(self) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
         with self._lock:
             return Counter(self.calls), Counter(self.batched_entries)
 
-    def record(self, environ: dict[str, Any], body: bytes) -> None:
+    def caller_snapshot(
+        self,
+    ) -> tuple[Counter[tuple[str, str, str]], Counter[tuple[str, str, str]], dict[str, float]]:
+        """(calls, batched entries) by (caller, service, operation), CPU seconds by caller."""
+        with self._lock:
+            return (
+                Counter(self.by_caller),
+                Counter(self.batched_by_caller),
+                dict(self.cpu_seconds),
+            )
+
+    def add_cpu(self, caller: str, seconds: float) -> None:
+        with self._lock:
+            self.cpu_seconds[caller] = self.cpu_seconds.get(caller, 0.0) + seconds
+
+    def record(self, environ: dict[str, Any], body: bytes) -> str:
+        """Count one call; its caller."""
+        caller_tag = _CALLER.search(environ.get("HTTP_USER_AGENT", ""))
+        caller = caller_tag.group(1) if caller_tag else HARNESS
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         auth = environ.get("HTTP_AUTHORIZATION", "") or environ.get("QUERY_STRING", "")
         scope = _SCOPE.search(auth.replace("%2F", "/"))
@@ -92,35 +113,31 @@ class AwsCallCounter:
             entries = sum(1 for k in form if _BATCH_ENTRY.match(k))
         with self._lock:
             self.calls[(service, operation)] += 1
+            self.by_caller[(caller, service, operation)] += 1
             if entries:
                 self.batched_entries[(service, operation)] += entries
+                self.batched_by_caller[(caller, service, operation)] += entries
+        return caller
 
 
 def _counting(app: Callable[..., Iterable[bytes]], counter: AwsCallCounter) -> Any:
     def wrapped(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        started = time.thread_time()  # werkzeug serves each request on its own thread
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        counter.record(environ, body)
-        return app(environ, start_response)
+        caller = counter.record(environ, body)
+        result = app(environ, start_response)
+        try:
+            chunks = list(result)  # the response built here, on this thread's clock
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        counter.add_cpu(caller, time.thread_time() - started)
+        return chunks
 
     return wrapped
-
-
-class _CountingMotoServer(ThreadedMotoServer):
-    def __init__(
-        self, counter: AwsCallCounter, ip_address: str, port: int, verbose: bool = True
-    ) -> None:
-        super().__init__(ip_address=ip_address, port=port, verbose=verbose)
-        self.counter = counter
-
-    def _server_entry(self) -> None:
-        app = _counting(DomainDispatcherApplication(create_backend_app), self.counter)
-        self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-        )
-        self._server_ready_event.set()
-        self._server.serve_forever()
 
 
 @contextmanager
@@ -129,11 +146,9 @@ def moto_server(port: int = 0, *, counter: AwsCallCounter | None = None) -> Iter
     serves is counted (benchmarks)."""
     make_dynamodb_atomic()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    ip_address, bind_port = "127.0.0.1", port or free_port()
-    server = (
-        _CountingMotoServer(counter, ip_address, bind_port, verbose=False)
-        if counter
-        else ThreadedMotoServer(ip_address, bind_port, verbose=False)
+    bind_port = port or free_port()
+    server = KeepAliveMotoServer(
+        bind_port, wrap=(lambda app: _counting(app, counter)) if counter else None
     )
     server.start()
     host, real_port = server.get_host_and_port()

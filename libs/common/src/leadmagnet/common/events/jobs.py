@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any, TypeVar
 
 from pydantic import Field
 
 from .envelope import EventData, event_type
+
+V = TypeVar("V")
+
+# Event-carried inputs: small ones ride on the event so the next stage need not read them back;
+# a larger one stays where it is stored (the event names where: submission_id, s3_key).
+CARRIED_FIELDS_BYTES = 16 * 1024
+CARRIED_REPORT_BYTES = 32 * 1024
+
+
+def carried(value: V, max_bytes: int) -> V | None:
+    """``value`` if its JSON is at most ``max_bytes`` (an SNS message holds 256 KiB), else None."""
+    return value if len(json.dumps(value, default=str).encode()) <= max_bytes else None
 
 
 class ArtifactRef(EventData):
@@ -35,6 +49,11 @@ class JobRequested(EventData):
     kind: str = "lead_magnet"
     workflow_id: str | None = None
     submission_id: str | None = None
+    fields: dict[str, Any] | None = Field(
+        None,
+        description="The submission's fields when small (at most 16 KiB as JSON); "
+        "otherwise null, and the stage reads them by submission_id.",
+    )
 
 
 @event_type(
@@ -50,6 +69,14 @@ class ReportGenerated(EventData):
     submission_id: str | None = None
     artifact_id: str
     s3_key: str
+    fields: dict[str, Any] | None = Field(
+        None, description="The submission's fields when small (as in job.requested)."
+    )
+    markdown: str | None = Field(
+        None,
+        description="The report itself when at most 32 KiB as JSON; otherwise null, and the "
+        "renderer reads it from s3_key.",
+    )
 
 
 @event_type(

@@ -153,7 +153,8 @@ class BedrockProvider:
                     if aws is None:  # used on its own (tests, scripts): a private AwsClients
                         from ..aws import AwsClients
 
-                        aws = self._own_aws = await AwsClients(self.settings).__aenter__()
+                        own = AwsClients(self.settings, lazy=True)  # for bedrock-runtime only
+                        aws = self._own_aws = await own.__aenter__()
                     self._client = await aws.extra_client(
                         SERVICE,
                         region_name=self.region,

@@ -7,12 +7,14 @@ second one. URLs: ``PUBLIC_BASE_URL + key`` when a CDN is configured, else a pre
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..aws import AwsClients
-from ..dynamo import DynamoTable, values
+from ..dynamo import DynamoTable, batch_put, values
 from ..errors import PermanentError
 from ..ids import stable_id
 from ..models import Artifact, utcnow
@@ -42,6 +44,33 @@ class ArtifactStore:
         public: bool = False,
         key: str | None = None,
     ) -> Artifact:
+        art = await self.store(
+            tenant_id=tenant_id,
+            job_id=job_id,
+            kind=kind,
+            filename=filename,
+            body=body,
+            content_type=content_type,
+            public=public,
+            key=key,
+        )
+        await self.table.put(art.model_dump(mode="json"))
+        return art
+
+    async def store(
+        self,
+        *,
+        tenant_id: str,
+        job_id: str,
+        kind: str,
+        filename: str,
+        body: bytes,
+        content_type: str,
+        public: bool = False,
+        key: str | None = None,
+    ) -> Artifact:
+        """The file in S3 only: its record is the caller's to write (``record_many``), e.g.
+        with the other files of the same work in one batch."""
         key = key or artifact_key(tenant_id, job_id, filename)
         await self.s3.put_object(
             Bucket=self.bucket,
@@ -50,7 +79,7 @@ class ArtifactStore:
             ContentType=content_type,
             Metadata={"job-id": job_id, "tenant-id": tenant_id, "kind": kind},
         )
-        art = Artifact(
+        return Artifact(
             artifact_id=stable_id("art", job_id, key),
             job_id=job_id,
             tenant_id=tenant_id,
@@ -62,8 +91,25 @@ class ArtifactStore:
             public=public,
             created_at=utcnow(),
         )
-        await self.table.put(art.model_dump(mode="json"))
-        return art
+
+    async def record_many(self, artifacts: Sequence[Artifact]) -> None:
+        """The records of files already stored (``store``): BatchWriteItem, 25 a call."""
+        for i in range(0, len(artifacts), 25):
+            await batch_put(
+                self.table.client,
+                [(self.table.name, a.model_dump(mode="json")) for a in artifacts[i : i + 25]],
+            )
+
+    @contextlib.asynccontextmanager
+    async def batch(self) -> AsyncIterator[ArtifactBatch]:
+        """Files of one piece of work: each stored at once, their records written together
+        when the block ends, whether it succeeded or not (a failed job's withdrawal lists
+        them): one BatchWriteItem instead of a PutItem per file."""
+        batch = ArtifactBatch(self)
+        try:
+            yield batch
+        finally:
+            await batch.flush()
 
     async def put_object(self, key: str, body: bytes, content_type: str) -> None:
         """Plain file without an artifact record (logs, result files)."""
@@ -156,3 +202,41 @@ class ArtifactStore:
             "get_object", Params=params, ExpiresIn=self.settings.artifact_url_ttl_seconds
         )
         return url
+
+
+class ArtifactBatch:
+    """Files stored now whose records are written together (``ArtifactStore.batch``)."""
+
+    def __init__(self, store: ArtifactStore) -> None:
+        self.store = store
+        self.pending: list[Artifact] = []
+
+    async def put(
+        self,
+        *,
+        tenant_id: str,
+        job_id: str,
+        kind: str,
+        filename: str,
+        body: bytes,
+        content_type: str,
+        public: bool = False,
+        key: str | None = None,
+    ) -> Artifact:
+        artifact = await self.store.store(
+            tenant_id=tenant_id,
+            job_id=job_id,
+            kind=kind,
+            filename=filename,
+            body=body,
+            content_type=content_type,
+            public=public,
+            key=key,
+        )
+        self.pending.append(artifact)
+        return artifact
+
+    async def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if pending:
+            await self.store.record_many(pending)

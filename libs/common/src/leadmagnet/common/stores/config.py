@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -15,8 +16,26 @@ from ..models import Form, Submission, Workflow, utcnow
 class WorkflowStore:
     """pk tenant_id, sk workflow_id: a tenant can only ever address its own workflows."""
 
+    CACHED = 1024  # workflows a process keeps by revision (a few KiB each)
+
     def __init__(self, aws: AwsClients, table: str) -> None:
         self.table = DynamoTable(aws, table)
+        self._by_rev: OrderedDict[tuple[str, str], Workflow] = OrderedDict()
+
+    async def at(self, tenant_id: str, workflow_id: str, rev: str | None) -> Workflow | None:
+        """The workflow at revision ``rev`` (its ``updated_at``, as a job recorded it) from
+        this process's cache, else read (and kept when it is that revision)."""
+        key = (tenant_id, workflow_id)
+        cached = self._by_rev.get(key)
+        if rev is not None and cached is not None and cached.updated_at.isoformat() == rev:
+            self._by_rev.move_to_end(key)
+            return cached
+        workflow = await self.get(tenant_id, workflow_id)
+        if workflow is not None and workflow.updated_at.isoformat() == rev:
+            self._by_rev[key] = workflow
+            if len(self._by_rev) > self.CACHED:
+                self._by_rev.popitem(last=False)
+        return workflow
 
     async def put(self, wf: Workflow) -> Workflow:
         wf.updated_at = utcnow()
@@ -91,6 +110,16 @@ class SubmissionStore:
     async def put(self, sub: Submission) -> Submission:
         await self.table.put(sub.model_dump(mode="json"))
         return sub
+
+    def item(self, sub: Submission) -> tuple[str, dict[str, Any]]:
+        """(table, item): for a write batched with its job (``JobStore.create``)."""
+        return self.table.name, sub.model_dump(mode="json")
+
+    async def fields_of(
+        self, submission_id: str | None, carried: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The fields an event carried, else the stored submission's."""
+        return dict(carried) if carried is not None else await self.fields(submission_id)
 
     async def get(self, submission_id: str) -> Submission | None:
         item = await self.table.get({"submission_id": submission_id})

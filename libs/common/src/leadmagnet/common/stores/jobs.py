@@ -1,9 +1,14 @@
 """Jobs and their timelines.
 
 Table ``jobs``: pk ``job_id``; GSI ``by_tenant`` (tenant_id, created_at) lists a tenant's jobs
-newest first. Table ``job_events``: pk ``job_id``, sk ``seq``; ``seq`` comes from the job item's
-atomic ``event_seq`` counter, incremented in the same UpdateItem as the status change, so the
-timeline has a total order that SSE readers can resume from (``Last-Event-ID``).
+newest first. A timeline entry's ``seq`` comes from the job item's ``event_seq`` counter,
+incremented in the same UpdateItem as the change it records, so the timeline has a total order
+that SSE readers can resume from (``Last-Event-ID``). One write per transition: the first
+``TIMELINE_ON_ITEM`` entries are appended to the job item's own ``timeline`` list by that same
+UpdateItem (an entry's seq is its position). Table ``job_events`` (pk ``job_id``, sk ``seq``)
+holds the rest: every entry after the item's list is full, and the full text of an entry too
+large for the item (the item keeps a stub at its position). Readers merge both
+(``timeline_of``).
 Status changes follow the lifecycle declared once in ``models.ALLOWED_TRANSITIONS``: the
 UpdateItem that writes a status carries the condition ``#s IN (<the states that may become it>)``
 (intersected with the caller's ``expected_status``), so a refused move is a ConflictError and the
@@ -17,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -25,6 +32,7 @@ from botocore.exceptions import ClientError
 from ..aws import AwsClients
 from ..dynamo import (
     DynamoTable,
+    batch_put,
     deserialize,
     is_conditional_failure,
     parse_all_stored,
@@ -34,6 +42,7 @@ from ..dynamo import (
 from ..errors import ConflictError, NotFoundError, PermanentError
 from ..models import (
     RETRY_TRANSITION,
+    RUN_ATTRIBUTE,
     TERMINAL_STATUSES,
     Job,
     JobEvent,
@@ -111,13 +120,31 @@ class JobStore:
         self.events = DynamoTable(aws, events_table)
         self.client = aws.dynamodb
 
-    async def create(self, job: Job, *, message: str = "job created") -> Job:
+    async def create(
+        self,
+        job: Job,
+        *,
+        message: str = "job created",
+        along: Sequence[tuple[str, dict[str, Any]]] = (),
+    ) -> Job:
+        """Put a new job with its first timeline entry (one write). ``along``: (table, item)
+        pairs written in the same BatchWriteItem (the job's submission); the job id is new and
+        random, so that write needs no ``attribute_not_exists`` guard."""
         job.event_seq = 1
         item = job.model_dump(mode="json")
         # artifact_ids is a string set (ADD is idempotent); DynamoDB has no empty sets.
         item.pop("artifact_ids", None)
-        await self.jobs.put(item, ConditionExpression="attribute_not_exists(job_id)")
-        await self._put_event(job, 1, TimelineEvent.JOB_CREATED, message, {})
+        entry, full = _on_item(
+            timeline_entry(TimelineEvent.JOB_CREATED, message, status=job.status)
+        )
+        item["timeline"] = [entry]
+        if along:
+            await batch_put(self.client, [*along, (self.jobs.name, item)])
+        else:
+            await self.jobs.put(item, ConditionExpression="attribute_not_exists(job_id)")
+        if full is not None:
+            await self._put_full(job.job_id, 1, full)
+        job.timeline = [entry]
         return job
 
     async def get(self, job_id: str) -> Job | None:
@@ -163,9 +190,9 @@ class JobStore:
         level: LogLevel = "info",
         log_type: LogType = "event",
     ) -> Job:
-        """Apply a transition (status/stage/fields) and append a timeline event, atomically
-        ordered by ``event_seq``. ``event_type`` is a ``TimelineEvent`` (plain strings of the same
-        values are accepted). ``set_fields`` keys may be paths into a map attribute
+        """Apply a transition (status/stage/fields) and append a timeline event in one write,
+        ordered by ``event_seq``. ``event_type`` is a ``TimelineEvent`` (plain strings of the
+        same values are accepted). ``set_fields`` keys may be paths into a map attribute
         (``"data.image_results"``).
 
         Raises ConflictError, leaving the job unchanged, when the job is missing or when:
@@ -176,87 +203,76 @@ class JobStore:
           end) or not in ``expected_status``.
 
         ``allow_terminal`` never lets a status change leave a terminal state."""
-        now = utcnow()
-        names = {"#u": "updated_at", "#seq": "event_seq"}
-        vals: dict[str, Any] = {"u": now.isoformat(), "one": 1}
-        sets = ["#u = :u"]
-        fields = dict(set_fields or {})
-        if status is not None:
-            fields["status"] = status.value
-            if status is JobStatus.COMPLETED:
-                fields.setdefault("completed_at", now.isoformat())
-            if status is JobStatus.FAILED:
-                fields.setdefault("failed_at", now.isoformat())
-        if stage is not None:
-            fields["stage"] = stage
-        for i, (k, v) in enumerate(fields.items()):
-            path = []
-            for j, part in enumerate(k.split(".")):
-                names[f"#f{i}_{j}"] = part
-                path.append(f"#f{i}_{j}")
-            vals[f"f{i}"] = v
-            sets.append(f"{'.'.join(path)} = :f{i}")
-        conditions = ["attribute_exists(job_id)"]
-        if status is not None:
-            # The one place the lifecycle is enforced: the states that may become ``status``
-            # (and that the caller expects), checked by the write itself.
-            allowed = status.predecessors
-            if expected_status:
-                allowed &= expected_status
-            if not allowed:
-                raise ConflictError(self._refusal(job_id, event_type, status, expected_status))
-            conditions.append(self._status_in(allowed, names, vals))
-        else:
-            if not allow_terminal:
-                names["#s"] = "status"
-                finals = []
-                for i, st in enumerate(sorted(TERMINAL_STATUSES)):
-                    vals[f"t{i}"] = st.value
-                    finals.append(f":t{i}")
-                conditions.append(f"NOT #s IN ({', '.join(finals)})")
-            if expected_status:
-                conditions.append(self._status_in(expected_status, names, vals))
-        try:
-            item = await self.jobs.update(
-                {"job_id": job_id},
-                UpdateExpression=f"SET {', '.join(sets)} ADD #seq :one",
-                ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values(**vals),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        change = JobChange()
+        change.lifecycle(
+            status,
+            expected_status=expected_status,
+            allow_terminal=allow_terminal,
+            stage=stage,
+            fields=set_fields,
+        )
+        if change.refused:
+            raise ConflictError(self._refusal(job_id, event_type, status, expected_status))
+        change.entries.append(
+            timeline_entry(
+                event_type,
+                message,
+                status=status,
+                stage=stage,
+                data=data,
+                level=level,
+                log_type=log_type,
             )
-        except ClientError as e:
-            if not is_conditional_failure(e):
-                raise
-            old = e.response.get("Item")  # ReturnValuesOnConditionCheckFailure
-            current = deserialize(old).get("status") if old else None
+        )
+        try:
+            item = await self.write(job_id, change)
+        except Refused as refused:
+            current = refused.old.get("status") if refused.old else None
             raise ConflictError(
                 self._refusal(job_id, event_type, status, expected_status, current)
             ) from None
-        job = Job.model_validate(item)
-        await self._put_event(
-            job,
-            job.event_seq,
-            event_type,
-            message,
-            data or {},
-            stage=stage,
-            level=level,
-            log_type=log_type,
-        )
-        return job
+        return Job.model_validate(item)
 
-    @staticmethod
-    def _status_in(
-        allowed: set[JobStatus] | frozenset[JobStatus], names: dict[str, str], vals: dict[str, Any]
-    ) -> str:
-        names["#s"] = "status"
-        keys = []
-        for i, st in enumerate(sorted(allowed)):
-            vals[f"s{i}"] = st.value
-            keys.append(f":s{i}")
-        return f"#s IN ({', '.join(keys)})"
+    async def write(self, job_id: str, change: JobChange) -> dict[str, Any]:
+        """One UpdateItem: ``change`` and its timeline entries (on the item while its list has
+        room, else in ``job_events`` after the write took their seqs). Returns the new item;
+        raises ``Refused`` with the old item (None: no such job) when a condition fails."""
+        on_item = True
+        while True:
+            kwargs = change.expression(on_item=on_item)
+            try:
+                item = await self.jobs.update({"job_id": job_id}, **kwargs)
+            except ClientError as e:
+                if not is_conditional_failure(e):
+                    raise
+                raw = e.response.get("Item")
+                old = deserialize(raw) if raw else None
+                if on_item and change.entries and old and _list_full(old, len(change.entries)):
+                    on_item = False  # the item's list is full: these entries go to job_events
+                    continue
+                raise Refused(old) from None
+            break
+        count = len(change.entries)
+        if count:
+            first = int(item["event_seq"]) - count + 1
+            for i, entry in enumerate(change.entries):
+                if not on_item:  # the whole entry, with the status it was written under
+                    full: dict[str, Any] | None = {
+                        **entry,
+                        "status": entry.get("status") or item.get("status"),
+                    }
+                else:
+                    full = change.full_entries[i]
+                if full is not None:
+                    await self._put_full(job_id, first + i, full)
+        return item
+
+    async def _put_full(self, job_id: str, seq: int, entry: dict[str, Any]) -> None:
+        """An entry in ``job_events`` at ``seq`` (taken by the write that recorded it)."""
+        await self.events.put(
+            {"job_id": job_id, "seq": seq, **entry},
+            ConditionExpression="attribute_not_exists(seq)",
+        )
 
     @staticmethod
     def _refusal(
@@ -303,52 +319,6 @@ class JobStore:
             log_type=log_type,
         )
 
-    async def _put_event(
-        self,
-        job: Job,
-        seq: int,
-        event_type: str,
-        message: str,
-        data: dict[str, Any],
-        stage: str | None = None,
-        level: LogLevel = "info",
-        log_type: LogType = "event",
-    ) -> None:
-        bound = structlog.contextvars.get_contextvars()
-        event = JobEvent(
-            job_id=job.job_id,
-            seq=seq,
-            type=str(event_type),  # a TimelineEvent is stored as its value
-            at=job.updated_at,
-            status=job.status,
-            stage=stage,
-            message=message,
-            data=data,
-            level=level,
-            log_type=log_type,
-            request_id=bound.get("request_id") or bound.get("message_id"),
-        )
-        for _ in range(5):
-            try:
-                # Never overwrite an entry: if the counter ever handed out a seq twice (an
-                # endpoint without atomic updates), take the next one instead.
-                await self.events.put(
-                    event.model_dump(mode="json"), ConditionExpression="attribute_not_exists(seq)"
-                )
-                return
-            except ClientError as e:
-                if not is_conditional_failure(e):
-                    raise
-            bumped = await self.jobs.update(
-                {"job_id": job.job_id},
-                UpdateExpression="ADD #seq :one",
-                ExpressionAttributeNames={"#seq": "event_seq"},
-                ExpressionAttributeValues=values(one=1),
-                ReturnValues="UPDATED_NEW",
-            )
-            event = event.model_copy(update={"seq": int(bumped["event_seq"])})
-        raise ConflictError(f"could not append to the timeline of job {job.job_id}")
-
     async def fail(
         self,
         job_id: str,
@@ -386,37 +356,23 @@ class JobStore:
         (of two racing retries one wins; ConflictError for the other). The retry event stays
         on the returned job for the caller to re-publish; the next failure overwrites it."""
         before, after = RETRY_TRANSITION
-        now = utcnow()
-        try:
-            item = await self.jobs.update(
-                {"job_id": job_id},
-                UpdateExpression="SET #s = :after, #u = :u, stage = :stage, "
-                "retries = if_not_exists(retries, :zero) + :one "
-                "REMOVE error_code, error_message, failed_at ADD #seq :one",
-                ConditionExpression="tenant_id = :t AND #s = :before "
-                "AND attribute_type(retry_event, :string)",
-                ExpressionAttributeNames={"#s": "status", "#u": "updated_at", "#seq": "event_seq"},
-                ExpressionAttributeValues=values(
-                    after=after.value,
-                    before=before.value,
-                    u=now.isoformat(),
-                    stage="retry",
-                    zero=0,
-                    one=1,
-                    t=tenant_id,
-                    string="S",
-                ),
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as e:
-            if not is_conditional_failure(e):
-                raise
-            raise ConflictError(f"job {job_id} is not a failed job that can be retried") from None
-        job = Job.model_validate(item)
-        await self._put_event(
-            job, job.event_seq, TimelineEvent.JOB_RETRIED, message, {}, stage="retry"
+        change = JobChange()
+        change.sets["#s = :after"] = {"after": after.value}
+        change.sets["stage = :stage"] = {"stage": "retry"}
+        change.sets["retries = if_not_exists(retries, :zero) + :one"] = {"zero": 0, "one": 1}
+        change.names["#s"] = "status"
+        change.removes += ["error_code", "error_message", "failed_at"]
+        change.conditions.append("tenant_id = :t AND #s = :before")
+        change.conditions.append("attribute_type(retry_event, :string)")
+        change.vals.update({"t": tenant_id, "before": before.value, "string": "S"})
+        change.entries.append(
+            timeline_entry(TimelineEvent.JOB_RETRIED, message, status=after, stage="retry")
         )
-        return job
+        try:
+            item = await self.write(job_id, change)
+        except Refused:
+            raise ConflictError(f"job {job_id} is not a failed job that can be retried") from None
+        return Job.model_validate(item)
 
     async def list_for_template(
         self, tenant_id: str, template_id: str, *, limit: int = 10
@@ -505,8 +461,355 @@ class JobStore:
         )
 
     async def timeline(self, job_id: str, *, after_seq: int = 0) -> list[JobEvent]:
-        items = await self.events.query(
-            KeyConditionExpression="job_id = :j AND seq > :s",
-            ExpressionAttributeValues=values(j=job_id, s=after_seq),
-        )
-        return [JobEvent.model_validate(i) for i in items]
+        job = await self.get(job_id)
+        return await self.timeline_of(job, after_seq=after_seq) if job else []
+
+    async def timeline_of(self, job: Job, *, after_seq: int = 0) -> list[JobEvent]:
+        """The timeline of a job already read: its item's entries, and ``job_events`` only
+        when the item does not hold everything after ``after_seq``."""
+        entries: dict[int, dict[str, Any]] = {}
+        incomplete = job.event_seq > len(job.timeline)
+        for i, entry in enumerate(job.timeline):
+            entries[i + 1] = entry
+            incomplete = incomplete or (bool(entry.get("stub")) and i + 1 > after_seq)
+        if incomplete:
+            stored = await self.events.query(
+                KeyConditionExpression="job_id = :j AND seq > :s",
+                ExpressionAttributeValues=values(j=job.job_id, s=after_seq),
+            )
+            for item in stored:
+                entries[int(item["seq"])] = item
+        out: list[JobEvent] = []
+        status: str | None = None
+        for seq in sorted(entries):
+            entry = entries[seq]
+            status = entry.get("status") or status  # an entry without one: the job's as it was
+            if seq > after_seq:
+                fields = {k: v for k, v in entry.items() if k not in ("stub", "job_id", "seq")}
+                out.append(
+                    JobEvent.model_validate(
+                        {**fields, "job_id": job.job_id, "seq": seq, "status": status}
+                    )
+                )
+        return out
+
+
+class Refused(Exception):
+    """A job write's condition failed; ``old`` is the item as it was (None: no such job)."""
+
+    def __init__(self, old: dict[str, Any] | None) -> None:
+        super().__init__("condition failed")
+        self.old = old
+
+
+# Entries kept on the job item (a lead magnet writes about six; long runs overflow to the
+# table), and the largest entry kept whole there (a larger one leaves a stub on the item).
+TIMELINE_ON_ITEM = 64
+MAX_ON_ITEM_BYTES = 1024
+
+
+def timeline_entry(
+    event_type: str,
+    message: str,
+    *,
+    status: JobStatus | None = None,
+    stage: str | None = None,
+    data: dict[str, Any] | None = None,
+    level: LogLevel = "info",
+    log_type: LogType = "event",
+) -> dict[str, Any]:
+    """A timeline entry as stored (its seq is where it lands; a missing status reads as the
+    job's status at that point)."""
+    bound = structlog.contextvars.get_contextvars()
+    entry: dict[str, Any] = {
+        "type": str(event_type),  # a TimelineEvent is stored as its value
+        "at": utcnow().isoformat(),
+        "message": message,
+        "data": data or {},
+        "level": level,
+        "log_type": log_type,
+    }
+    if status is not None:
+        entry["status"] = status.value
+    if stage is not None:
+        entry["stage"] = stage
+    request_id = bound.get("request_id") or bound.get("message_id")
+    if request_id:
+        entry["request_id"] = request_id
+    return entry
+
+
+def _on_item(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(what the item holds, the full entry for job_events when it is too large for that)."""
+    if len(json.dumps(entry, default=str)) <= MAX_ON_ITEM_BYTES:
+        return entry, None
+    stub = {k: v for k, v in entry.items() if k not in ("data", "message")}
+    return {**stub, "message": entry["message"][:200], "data": {}, "stub": True}, entry
+
+
+def _list_full(old: dict[str, Any], adding: int) -> bool:
+    timeline = old.get("timeline")
+    return not isinstance(timeline, list) or len(timeline) + adding > TIMELINE_ON_ITEM
+
+
+class JobChange:
+    """One UpdateItem on a job, assembled: SET/ADD/REMOVE clauses, conditions, and the
+    timeline entries it appends. ``JobStore.write`` applies it."""
+
+    def __init__(self) -> None:
+        self.sets: dict[str, dict[str, Any]] = {}  # clause -> the values it names
+        self.adds: dict[str, dict[str, Any]] = {}
+        self.removes: list[str] = []
+        self.conditions: list[str] = ["attribute_exists(job_id)"]
+        self.names: dict[str, str] = {}
+        self.vals: dict[str, Any] = {}
+        self.entries: list[dict[str, Any]] = []
+        self.refused = False  # the lifecycle cannot allow it whatever the job's state
+        self._counter = 0
+
+    def charge(
+        self,
+        *,
+        costs: Sequence[CallCost] = (),
+        artifacts: Sequence[dict[str, Any]] = (),
+    ) -> None:
+        """Charge model calls and register files (``Artifact`` dumps) on the job."""
+        if costs:
+            self.adds["cost_micros :cost"] = {"cost": sum(c.cost_micros for c in costs)}
+            self.sets["cost_calls = list_append(if_not_exists(cost_calls, :empty), :calls)"] = {
+                "empty": [],
+                "calls": [c.model_dump(mode="json") for c in costs],
+            }
+        if artifacts:
+            self.adds["artifact_ids :art_ids"] = {"art_ids": {a["artifact_id"] for a in artifacts}}
+            self.sets[
+                "artifact_refs = list_append(if_not_exists(artifact_refs, :empty), :refs)"
+            ] = {"empty": [], "refs": artifacts}
+
+    def charges_only(self) -> JobChange:
+        """A change with this one's charges (costs, files) and nothing else."""
+        kept = JobChange()
+        for clause, vals in self.sets.items():
+            if clause.startswith(("cost_calls", "artifact_refs")):
+                kept.sets[clause] = vals
+        for clause, vals in self.adds.items():
+            if clause.startswith(("cost_micros", "artifact_ids")):
+                kept.adds[clause] = vals
+        return kept
+
+    @property
+    def full_entries(self) -> list[dict[str, Any] | None]:
+        return [_on_item(e)[1] for e in self.entries]
+
+    def set_fields(self, fields: dict[str, Any]) -> None:
+        """``SET`` top-level attributes or paths into maps (``"data.image_results"``)."""
+        for k, v in fields.items():
+            i = self._counter = self._counter + 1
+            path = []
+            for j, part in enumerate(k.split(".")):
+                self.names[f"#f{i}_{j}"] = part
+                path.append(f"#f{i}_{j}")
+            self.sets[f"{'.'.join(path)} = :f{i}"] = {f"f{i}": v}
+
+    def lifecycle(
+        self,
+        status: JobStatus | None,
+        *,
+        expected_status: set[JobStatus] | frozenset[JobStatus] | None = None,
+        allow_terminal: bool = False,
+        stage: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> None:
+        """The status move (checked by the write itself against ``models``' lifecycle), or for
+        an entry that leaves the status alone, that the job is not finished; with the ``stage``
+        and other ``fields`` to set (they may override ``completed_at`` / ``failed_at``)."""
+        merged = dict(fields or {})
+        if status is not None:
+            merged["status"] = status.value
+            if status is JobStatus.COMPLETED:
+                merged.setdefault("completed_at", utcnow().isoformat())
+            if status is JobStatus.FAILED:
+                merged.setdefault("failed_at", utcnow().isoformat())
+            allowed = set(status.predecessors)
+            if expected_status:
+                allowed &= set(expected_status)
+            if not allowed:
+                self.refused = True
+                return
+            self.conditions.append(self.status_in(allowed))
+        else:
+            if not allow_terminal:
+                self.conditions.append(f"NOT {self.status_in(TERMINAL_STATUSES)}")
+            if expected_status:
+                self.conditions.append(self.status_in(expected_status))
+        if stage is not None:
+            merged["stage"] = stage
+        self.set_fields(merged)
+
+    def status_in(self, allowed: set[JobStatus] | frozenset[JobStatus]) -> str:
+        self.names["#s"] = "status"
+        keys = []
+        for st in sorted(allowed):
+            key = f"s_{st.value}"
+            self.vals[key] = st.value
+            keys.append(f":{key}")
+        return f"#s IN ({', '.join(keys)})"
+
+    def expression(self, *, on_item: bool) -> dict[str, Any]:
+        """The UpdateItem's arguments (``on_item``: append the entries to the item's list)."""
+        names = dict(self.names)
+        vals = dict(self.vals)
+        for clause_vals in (*self.sets.values(), *self.adds.values()):
+            vals.update(clause_vals)
+        names["#u"] = "updated_at"
+        vals["u"] = utcnow().isoformat()
+        sets = ["#u = :u", *self.sets]
+        adds = list(self.adds)
+        conditions = list(self.conditions)
+        if self.entries:
+            names["#seq"] = "event_seq"
+            vals["n_entries"] = len(self.entries)
+            adds.append("#seq :n_entries")
+            if on_item:
+                names["#tl"] = "timeline"
+                vals["tl"] = [_on_item(e)[0] for e in self.entries]
+                vals["tl_room"] = TIMELINE_ON_ITEM - len(self.entries)
+                sets.append("#tl = list_append(#tl, :tl)")
+                conditions.append("size(#tl) <= :tl_room")
+        expression = f"SET {', '.join(sets)}"
+        if adds:
+            expression += f" ADD {', '.join(adds)}"
+        if self.removes:
+            expression += f" REMOVE {', '.join(self.removes)}"
+        kwargs: dict[str, Any] = {
+            "UpdateExpression": expression,
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeValues": values(**vals),
+            "ReturnValues": "ALL_NEW",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        return kwargs
+
+
+# ---- stage runs: the stage runtime's once-only record, on the job item ----------------------
+#
+# A stage's work runs once per job: ``claim_run`` takes the job's ``run:<scope>`` record with a
+# lease in the same conditional write that checks the job (tenant, kind, a state the stage works
+# in) and makes the stage's start transition, and returns the job; ``finish_run`` stores the
+# work's result with everything the work charged to the job (costs, files, timeline notes, and
+# the completion when the stage completes the job) in one write. The job's own conditional
+# transitions are the idempotency record: no second table, no read before or after.
+
+RUN_STATE = "#run_state"
+RUN_LEASE = "#run_lease"
+RUN_HOLDER = "#run_holder"
+
+
+def _run_names(change: JobChange, scope: str, *, state: bool = False, lease: bool = False) -> None:
+    """The run record's attribute names (DynamoDB refuses names an expression does not use)."""
+    change.names["#run"] = f"{RUN_ATTRIBUTE}{scope}"
+    if state:
+        change.names[RUN_STATE] = "state"
+    if lease:
+        change.names[RUN_LEASE] = "lease"
+
+
+async def claim_run(
+    store: JobStore,
+    job_id: str,
+    scope: str,
+    change: JobChange,
+    *,
+    tenant_id: str,
+    kinds: frozenset[str],
+    statuses: frozenset[JobStatus],
+    lease_until_ms: int,
+    now_ms: int,
+) -> tuple[bool, Job | None]:
+    """Claim the stage's run of a job: (True, the job as claimed), or (False, the job as it
+    is; None if there is none) when the job is another tenant's, another kind, in a state the
+    stage does not work in, or its run is done or leased elsewhere. ``change`` is the stage's
+    start transition (its status move, timeline entry), applied with the claim."""
+    _run_names(change, scope, state=True, lease=True)
+    # The holder token makes the write safe to repeat: the SDK re-sending it after a lost
+    # answer finds its own claim, not a stranger's.
+    holder = secrets.token_hex(8)
+    change.names[RUN_HOLDER] = "holder"
+    change.sets["#run = :run_claim"] = {
+        "run_claim": {"state": "running", "lease": lease_until_ms, "holder": holder}
+    }
+    change.names["#kind"] = "kind"
+    kinds_keys = []
+    for i, kind in enumerate(sorted(kinds)):
+        change.vals[f"run_kind{i}"] = kind
+        kinds_keys.append(f":run_kind{i}")
+    change.vals.update({"run_t": tenant_id, "run_running": "running", "run_now": now_ms})
+    change.conditions += [
+        "tenant_id = :run_t",
+        f"#kind IN ({', '.join(kinds_keys)})",
+        change.status_in(statuses),
+        f"(attribute_not_exists(#run) OR (#run.{RUN_STATE} = :run_running "
+        f"AND (#run.{RUN_LEASE} < :run_now OR #run.{RUN_HOLDER} = :run_holder)))",
+    ]
+    change.vals["run_holder"] = holder
+    try:
+        item = await store.write(job_id, change)
+    except Refused as refused:
+        return False, Job.model_validate(refused.old) if refused.old else None
+    return True, Job.model_validate(item)
+
+
+async def finish_run(
+    store: JobStore, job_id: str, scope: str, change: JobChange, result: dict[str, Any]
+) -> Job:
+    """Store the run's result with ``change`` (what the work charged to the job, and the
+    completion if any). Raises ``Refused`` when the job ended meanwhile (cancelled, failed):
+    then nothing of the change but the run's result and charges is kept."""
+    _run_names(change, scope)
+    done = {"state": "done", "result": json.dumps(result, default=str)}
+    change.sets["#run = :run_done"] = {"run_done": done}
+    if not any(c.startswith("#s IN") or c.startswith("NOT #s IN") for c in change.conditions):
+        change.conditions.append(f"NOT {change.status_in(TERMINAL_STATUSES)}")
+    try:
+        return Job.model_validate(await store.write(job_id, change))
+    except Refused:
+        # Ended meanwhile: keep the result (a retry replays it) and what it cost.
+        kept = change.charges_only()
+        kept.sets["#run = :run_done"] = {"run_done": done}
+        _run_names(kept, scope)
+        await store.write(job_id, kept)
+        raise
+
+
+async def release_run(store: JobStore, job_id: str, scope: str, change: JobChange) -> Job | None:
+    """After the work failed: drop our lease so a redelivery can run it, keeping what the
+    failed attempt cost. The job as it is now (None if gone)."""
+    kept = change.charges_only()
+    _run_names(kept, scope, state=True)
+    kept.removes.append("#run")
+    kept.vals["run_running"] = "running"
+    kept.conditions.append(f"(attribute_not_exists(#run) OR #run.{RUN_STATE} = :run_running)")
+    try:
+        return Job.model_validate(await store.write(job_id, kept))
+    except Refused as refused:
+        if refused.old is None:
+            return None
+        charges = change.charges_only()
+        if charges.sets or charges.adds:
+            await store.write(job_id, charges)
+        return Job.model_validate(refused.old)
+
+
+async def extend_run(store: JobStore, job_id: str, scope: str, lease_until_ms: int) -> None:
+    """Extend our lease with the message's (the consumer's heartbeat)."""
+    change = JobChange()
+    _run_names(change, scope, state=True, lease=True)
+    change.sets[f"#run.{RUN_LEASE} = :run_lease"] = {"run_lease": lease_until_ms}
+    change.vals["run_running"] = "running"
+    change.conditions.append(f"#run.{RUN_STATE} = :run_running")
+    try:
+        await store.write(job_id, change)
+    except Refused:
+        structlog.get_logger().warning("run.extend_lost", job_id=job_id, scope=scope)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Callable
 from functools import cached_property
 
@@ -86,6 +87,7 @@ class TenantStore:
         reads a tenant's settings is granted ``tenants``, not the API keys."""
         self.aws = aws
         self._table = table
+        self._recent: dict[str, tuple[float, TenantLimits]] = {}
 
     @cached_property
     def tenants(self) -> DynamoTable:
@@ -107,7 +109,20 @@ class TenantStore:
     async def limits(self, tenant_id: str, *, consistent: bool = False) -> TenantLimits:
         return await TenantLimitsStore(self.tenants).get(tenant_id, consistent=consistent)
 
+    async def recent_limits(self, tenant_id: str, max_age: float) -> TenantLimits:
+        """The tenant's limits as read at most ``max_age`` seconds ago by this process (a
+        change made here is seen at once; one made elsewhere within ``max_age``)."""
+        cached = self._recent.get(tenant_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        limits = await self.limits(tenant_id)
+        if len(self._recent) >= 4096:
+            self._recent.clear()
+        self._recent[tenant_id] = (time.monotonic() + max_age, limits)
+        return limits
+
     async def set_limits(self, tenant_id: str, limits: TenantLimits) -> bool:
+        self._recent.pop(tenant_id, None)
         return await TenantLimitsStore(self.tenants).put(tenant_id, limits)
 
     async def issue_key(self, tenant_id: str, label: str = "admin") -> str:

@@ -7,8 +7,6 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import openai
-
 from leadmagnet.common.errors import LeadmagnetError
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers.errors import map_sdk_error
@@ -27,6 +25,8 @@ class ChatKitTranscripts:
     """Reads ``/chatkit/threads/{id}/items`` with the official SDK (oldest first)."""
 
     def __init__(self, settings: Settings) -> None:
+        import openai  # the SDK is paid for (~0.5 s, ~40 MiB) only where ChatKit is used
+
         key = settings.openai_api_key
         self.client = openai.AsyncOpenAI(
             api_key=key.get_secret_value() if key else None,
@@ -36,6 +36,8 @@ class ChatKitTranscripts:
         )
 
     async def fetch(self, thread_id: str) -> Transcript:
+        import openai
+
         messages: list[ChatMessage] = []
         try:
             async for item in self.client.beta.chatkit.threads.list_items(

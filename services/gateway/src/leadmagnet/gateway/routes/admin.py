@@ -28,7 +28,6 @@ from leadmagnet.common.models import (
     utcnow,
 )
 from leadmagnet.common.netguard import resolve_checked
-from leadmagnet.common.rendering import check_template
 from leadmagnet.common.webhooks import new_secret
 from leadmagnet.flows.funnels import (
     MAX_BRAND_GUIDE_CHARS,
@@ -195,6 +194,10 @@ def _template_body(kind: str, fields: dict[str, Any]) -> dict[str, Any]:
     if kind == "html":
         if not fields.get("html"):
             raise _invalid("body.html", "an html template needs 'html'")
+        # Imported here: markdown, nh3 and jinja2 are the renderer's; the gateway needs them only
+        # to check an uploaded template (not at every start).
+        from leadmagnet.common.rendering import check_template
+
         try:
             check_template(fields["html"])
         except PermanentError as e:

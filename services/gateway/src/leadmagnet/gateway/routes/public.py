@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from leadmagnet.common.events.jobs import JobRequested
+from leadmagnet.common.events.jobs import CARRIED_FIELDS_BYTES, JobRequested, carried
 from leadmagnet.common.formcheck import validate_submission
 from leadmagnet.common.ids import new_job_id, random_id
 from leadmagnet.common.jobflow import count_job
@@ -75,16 +75,20 @@ async def accept_submission(
         job_id=job_id,
         fields=clean,
     )
-    await platform.submissions.put(submission)
     job = Job(
         job_id=job_id,
         tenant_id=form.tenant_id,
         kind=workflow.kind,
         workflow_id=workflow.workflow_id,
+        workflow_rev=workflow.updated_at.isoformat(),
         submission_id=submission.submission_id,
         form_slug=form.slug,
     )
-    await platform.jobs.create(job, message=f"submitted through form {form.slug}")
+    await platform.jobs.create(  # the submission and the job: one write
+        job,
+        message=f"submitted through form {form.slug}",
+        along=[platform.submissions.item(submission)],
+    )
     count_job(platform, "JobsStarted", job)
     event = platform.bus.event(
         JobRequested(
@@ -93,6 +97,7 @@ async def accept_submission(
             kind=job.kind,
             workflow_id=job.workflow_id,
             submission_id=submission.submission_id,
+            fields=carried(clean, CARRIED_FIELDS_BYTES),
         ),
         subject=job_id,
         tenant_id=job.tenant_id,

@@ -6,7 +6,10 @@ ProcessImagesMap with MaxConcurrency 3, AggregateImageResults).
 
 The whole stage runs under the (stage, run) idempotency lease, so a duplicate delivery waits
 instead of doubling the concurrency; images stored by an earlier delivery are reused (their
-artifact exists), so a retry redoes only what failed.
+artifact is registered on the job), so a retry redoes only what failed.
+
+Writes are gathered: the images' records go in one batch, their registrations and costs with the
+run's result, and the per-image log lines with the aggregate (one UpdateItem).
 """
 
 from __future__ import annotations
@@ -19,18 +22,23 @@ from typing import Any
 
 from leadmagnet.common.errors import Deferred, LeadmagnetError, PermanentError, TransientError
 from leadmagnet.common.events.runs import ImageElementResult, RunImagesProcessed, RunRequested
+from leadmagnet.common.jobflow import completed_artifacts
 from leadmagnet.common.models import Job, JobStatus, TimelineEvent
 from leadmagnet.common.providers.base import CallCost, ImageRequest, Usage
 from leadmagnet.common.stages import JobStage, Output, StageCall
+from leadmagnet.common.stores.artifacts import ArtifactBatch
 from leadmagnet.common.tenant_limits import within_model_slot
 from leadmagnet.flows.funnels import (
     MAX_IMAGE_ELEMENTS,
     RUN_KIND,
     ImageElement,
+    PendingEntries,
     RunSpec,
     find_image_elements,
     load_run_spec,
 )
+
+from .stage_files import charge, put_file
 
 STAGE = "images"
 _HEX = re.compile(r"#[0-9a-fA-F]{6}\b")
@@ -57,20 +65,23 @@ class _ImageBatch:
     """One run's image elements, processed with bounded concurrency (the delivery's call stores
     each image on the job)."""
 
-    def __init__(self, call: StageCall[RunRequested], spec: RunSpec) -> None:
+    def __init__(self, call: StageCall[RunRequested], spec: RunSpec, notes: PendingEntries) -> None:
         self.call = call
         self.platform = call.platform
         self.job = call.job
         self.spec = spec
+        self.notes = notes
         self.attempt = call.attempt
         self.limit = asyncio.Semaphore(call.platform.settings.run_image_concurrency)
 
     async def run(self, elements: list[ImageElement]) -> list[tuple[ImageElementResult, bool]]:
-        stored = {a.s3_key: a for a in await self.platform.artifacts.list_for_job(self.job.job_id)}
-        return await asyncio.gather(*(self.one(e, stored) for e in elements))
+        # What earlier deliveries stored and registered (the job as the claim read it).
+        stored = {a.s3_key: a for a in await completed_artifacts(self.platform, self.job)}
+        async with self.platform.artifacts.batch() as batch:
+            return await asyncio.gather(*(self.one(e, stored, batch) for e in elements))
 
     async def one(
-        self, element: ImageElement, stored: dict[str, Any]
+        self, element: ImageElement, stored: dict[str, Any], batch: ArtifactBatch
     ) -> tuple[ImageElementResult, bool]:
         """(result, transient failure?)"""
         platform, job = self.platform, self.job
@@ -98,12 +109,10 @@ class _ImageBatch:
             except Deferred:
                 raise  # the tenant's model slots are taken: the run waits, no image failed
             except LeadmagnetError as e:
-                await platform.jobs.add_cost(job.job_id, self._failed_call(provider.name, e))
-                await platform.jobs.log(
-                    job.job_id,
+                await charge(self.call, self._failed_call(provider.name, e))
+                self.notes.log(
                     f"image {element.element_id} failed: {e.message}",
                     level="warn",
-                    stage=STAGE,
                     data={"elementId": element.element_id, "error": e.message, "code": e.code},
                 )
                 failed = ImageElementResult(
@@ -114,22 +123,20 @@ class _ImageBatch:
                     attempts=self.attempt,
                 )
                 return failed, isinstance(e, TransientError)
-            await platform.jobs.add_cost(job.job_id, image.cost)
+            await charge(self.call, image.cost)
             key = element_key(job, element, _EXTENSIONS[image.media_type])
-            artifact = await self.call.put_artifact(
+            artifact = await put_file(
+                self.call,
+                batch,
                 kind="funnel_image",
-                filename=key.rsplit("/", 1)[-1],
+                key=key,
                 body=image.data,
                 content_type=image.media_type,
-                public=True,
-                key=key,
             )
             duration_ms = round((time.monotonic() - started) * 1000)
-            await platform.jobs.log(
-                job.job_id,
+            self.notes.log(
                 f"image {element.element_id} processed",
                 log_type="metric",
-                stage=STAGE,
                 data={
                     "elementId": element.element_id,
                     "duration_ms": duration_ms,
@@ -191,9 +198,15 @@ async def process_images(call: StageCall[RunRequested]) -> dict[str, Any]:
         stage=STAGE,
         data={"elements": [e.element_id for e in elements], "attempt": attempt},
     )
-    outcomes = await _ImageBatch(call, spec).run(elements)
+    notes = PendingEntries(platform, job.job_id, STAGE)
+    try:
+        outcomes = await _ImageBatch(call, spec, notes).run(elements)
+    except BaseException:
+        await notes.write_before_failing()  # the lines of the images that were made
+        raise
     transient = [r for r, retry in outcomes if retry]
     if transient and attempt < platform.settings.run_image_attempts:
+        await notes.write_before_failing()
         raise TransientError(
             f"{len(transient)} image(s) failed transiently; retrying: "
             + "; ".join(f"{r.element_id}: {r.error}" for r in transient[:3]),
@@ -209,15 +222,13 @@ async def process_images(call: StageCall[RunRequested]) -> dict[str, Any]:
             for r in results
         ]
     summary = [r.model_dump(mode="json") for r in results]
-    await platform.jobs.record(
-        job.job_id,
-        TimelineEvent.RUN_IMAGES_AGGREGATED,
+    notes.log(
         f"{len(results) - len(failed)} of {len(results)} image(s) processed",
-        stage=STAGE,
-        set_fields={"data.image_results": summary},
+        event_type=TimelineEvent.RUN_IMAGES_AGGREGATED,
         level="warn" if failed else "info",
         data={"ok": len(results) - len(failed), "failed": len(failed)},
     )
+    await notes.write({"data.image_results": summary})  # with the per-image lines
     if failed and spec.settings.on_image_failure == "fail":
         raise PermanentError(
             f"{len(failed)} of {len(results)} image(s) failed: "

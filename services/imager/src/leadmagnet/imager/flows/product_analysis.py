@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from leadmagnet.common.errors import Deferred, LeadmagnetError
@@ -26,7 +27,7 @@ from leadmagnet.common.products import (
     open_photo,
     validate_image,
 )
-from leadmagnet.common.providers.base import ImageInput, TextRequest
+from leadmagnet.common.providers.base import CallCost, ImageInput, TextRequest
 from leadmagnet.common.stages import JobStage, Output, StageCall
 from leadmagnet.flows.kitflow import kit_failure_hook, report_progress
 
@@ -51,10 +52,16 @@ def for_vision(data: bytes) -> ImageInput:
     return ImageInput(data=buf.getvalue(), media_type="image/jpeg")
 
 
-async def analyse(platform: Platform, job: Job, data: bytes) -> ProductAnalysis:
+async def analyse(
+    platform: Platform,
+    job: Job,
+    data: bytes,
+    *,
+    charge: Callable[[CallCost], None] | None = None,
+) -> ProductAnalysis:
     """The vision model's analysis, else the basic-CV one. Takes (platform, job) rather than the
-    stage call so it runs on its own too; jobflow.generate_text charges the job as
-    ``call.generate_text`` would."""
+    stage call so it runs on its own too; jobflow.generate_text charges the job (``charge``:
+    collects the costs instead, as ``call.generate_text`` does for the run's result)."""
     provider = platform.providers.vision
     if provider.name == "offline":
         return await asyncio.to_thread(
@@ -72,7 +79,7 @@ async def analyse(platform: Platform, job: Job, data: bytes) -> ProductAnalysis:
             stage=STAGE,
         )
         try:
-            result = await generate_text(platform, job, request, provider=provider)
+            result = await generate_text(platform, job, request, provider=provider, charge=charge)
         except Deferred:
             raise  # the tenant's model slots are all taken: the kit waits, it does not degrade
         except LeadmagnetError as e:
@@ -111,7 +118,10 @@ async def run_analysis(call: StageCall[ProductRequested]) -> dict[str, Any]:
         data: bytes = await stream.read()
     declared = str(obj.get("ContentType") or "").split(";")[0].strip().lower() or None
     await asyncio.to_thread(validate_image, data, declared)
-    analysis = await analyse(platform, job, data)
+    costs = call.charges.costs if call.charges is not None else None
+    analysis = await analyse(
+        platform, job, data, charge=costs.append if costs is not None else None
+    )
     body = analysis.model_dump(mode="json")
     await call.put_artifact(
         kind="analysis_json",

@@ -12,7 +12,12 @@ With the offline provider the creatives are composed from the uploaded photo (``
 product cut out onto a canvas in the analysis colours, per style and size, with the headline of
 the copy — the stored ``content.json`` when the reporter's branch has already written it, else the
 same headline the offline copy derives from the analysis (the branches run in parallel and
-neither waits for the other) — and a small "offline draft" label. All Pillow work runs in a thread.
+neither waits for the other) — and a small "offline draft" label. All Pillow work runs in a thread;
+an asset and its thumbnail come from one composition (no PNG decoded again), and assets of the
+same layout and size (Facebook's and Instagram's squares) are composed once.
+
+The work's files are recorded in one batch and registered on the job, with the images' costs
+and the per-asset log lines, in the run's own final write (``stage_files``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from typing import Any
 from PIL import Image, ImageOps
 
 from leadmagnet.common import creatives
-from leadmagnet.common.jobflow import store_artifact
+from leadmagnet.common.events.products import ProductConfirmed
+from leadmagnet.common.jobflow import completed_artifacts
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, TimelineEvent
 from leadmagnet.common.offline_copy import MARKER, draft_copy
@@ -42,8 +48,12 @@ from leadmagnet.common.products import (
 )
 from leadmagnet.common.providers.base import ImageInput, ImageRequest
 from leadmagnet.common.providers.offline import image_cost
+from leadmagnet.common.stages import StageCall
+from leadmagnet.common.stores.artifacts import ArtifactBatch
 from leadmagnet.common.tenant_limits import within_model_slot
 from leadmagnet.flows.kitflow import branch_stage, report_progress
+
+from .stage_files import charge, put_file
 
 log = get_logger()
 
@@ -71,7 +81,11 @@ def fit(data: bytes, width: int, height: int) -> bytes:
 
 def thumbnail(png: bytes) -> bytes:
     with Image.open(io.BytesIO(png)) as im:
-        small = im.convert("RGB")
+        return thumbnail_of(im)
+
+
+def thumbnail_of(image: Image.Image) -> bytes:
+    small = image.convert("RGB")
     small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
     buf = io.BytesIO()
     small.save(buf, format="WEBP", quality=80)
@@ -166,10 +180,22 @@ def compose_png(
     palette: list[str],
     words: creatives.Words,
 ) -> bytes:
+    return compose_pictures(product, layout, width, height, palette, words)[0]
+
+
+def compose_pictures(
+    product: creatives.Product,
+    layout: str,
+    width: int,
+    height: int,
+    palette: list[str],
+    words: creatives.Words,
+) -> tuple[bytes, bytes]:
+    """(PNG, WebP thumbnail) of one creative, both from the same composed image."""
     composition = creatives.compose(
         product, layout=layout, width=width, height=height, colours=palette, words=words
     )
-    return creatives.to_png(composition.image)
+    return creatives.to_png(composition.image), thumbnail_of(composition.image)
 
 
 def base_prompt(a: ProductAnalysis) -> str:
@@ -192,7 +218,10 @@ def plan(prefs: ProductPreferences) -> list[tuple[str, str, int, int, str]]:
     return assets
 
 
-async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -> dict[str, Any]:
+async def make_images(
+    call: StageCall[ProductConfirmed], prefs: ProductPreferences
+) -> dict[str, Any]:
+    platform, job = call.platform, call.job
     analysis = ProductAnalysis.model_validate(job.kit_data().analysis or {})
     assets = plan(prefs)
     await report_progress(
@@ -205,7 +234,8 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
         stage=BRANCH,
         payload={"stage": BRANCH, "total": len(assets)},
     )
-    stored = {a.s3_key for a in await platform.artifacts.list_for_job(job.job_id)}
+    # What earlier deliveries stored and registered (the job as the claim read it).
+    stored = {a.s3_key for a in await completed_artifacts(platform, job)}
     limit = asyncio.Semaphore(platform.settings.run_image_concurrency)
     palette = [c.hex for c in analysis.visual.dominantColors]
     missing = [
@@ -222,6 +252,8 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
         if upload:
             product = await asyncio.to_thread(prepare_photo, upload)
             words = creative_words(analysis, prefs, await stored_copy(platform, job, stored))
+    # Offline creatives of the same layout and size are the same picture: composed once.
+    composed: dict[tuple[str, int, int], asyncio.Task[tuple[bytes, bytes]]] = {}
 
     async def generated(asset_id: str, width: int, height: int, suffix: str) -> tuple[bytes, bytes]:
         """The image model's picture at its nearest size, cropped to the platform's."""
@@ -237,54 +269,55 @@ async def make_images(platform: Platform, job: Job, prefs: ProductPreferences) -
         image = await within_model_slot(
             platform, job.tenant_id, provider, lambda: provider.generate_image(request)
         )
-        await platform.jobs.add_cost(job.job_id, image.cost)
+        await charge(call, image.cost)
         png = await asyncio.to_thread(fit, image.data, width, height)
         return png, await asyncio.to_thread(thumbnail, png)
 
-    async def one(asset_id: str, folder: str, width: int, height: int, suffix: str) -> None:
+    async def offline(
+        product: creatives.Product, words: creatives.Words, layout: str, width: int, height: int
+    ) -> tuple[bytes, bytes]:
+        shape = (layout, width, height)
+        if shape not in composed:
+            composed[shape] = asyncio.ensure_future(
+                asyncio.to_thread(compose_pictures, product, layout, width, height, palette, words)
+            )
+        pictures = await composed[shape]
+        await charge(call, image_cost(BRANCH, f"{width}x{height}", "standard"))
+        return pictures
+
+    async def one(
+        batch: ArtifactBatch, asset_id: str, folder: str, width: int, height: int, suffix: str
+    ) -> None:
         key = generated_key(job.job_id, f"{folder}/{asset_id}.png")
         if key in stored and thumbnail_key(job.job_id, asset_id) in stored:
             return
         async with limit:
             if product is not None and words is not None:
-                png = await asyncio.to_thread(
-                    compose_png,
-                    product,
-                    layout_of(asset_id, folder),
-                    width,
-                    height,
-                    palette,
-                    words,
-                )
-                await platform.jobs.add_cost(
-                    job.job_id, image_cost(BRANCH, f"{width}x{height}", "standard")
-                )
-                thumb = await asyncio.to_thread(thumbnail, png)
+                layout = layout_of(asset_id, folder)
+                png, thumb = await offline(product, words, layout, width, height)
             else:
                 png, thumb = await generated(asset_id, width, height, suffix)
-        for kind, k, body, ctype in (
-            ("package_design" if folder == "packages" else "ad_creative", key, png, "image/png"),
-            ("thumbnail", thumbnail_key(job.job_id, asset_id), thumb, "image/webp"),
-        ):
-            await store_artifact(
-                platform,
-                job,
-                kind=kind,
-                filename=k.rsplit("/", 1)[-1],
-                body=body,
-                content_type=ctype,
-                public=True,
-                key=k,
-            )
-        await platform.jobs.log(
-            job.job_id,
+        kind = "package_design" if folder == "packages" else "ad_creative"
+        await asyncio.gather(
+            put_file(call, batch, kind=kind, key=key, body=png, content_type="image/png"),
+            put_file(
+                call,
+                batch,
+                kind="thumbnail",
+                key=thumbnail_key(job.job_id, asset_id),
+                body=thumb,
+                content_type="image/webp",
+            ),
+        )
+        await call.note(
+            TimelineEvent.LOG,
             f"{folder}/{asset_id} ready ({width}x{height}"
             + (", an offline draft composed from the photo)" if product else ")"),
-            stage=BRANCH,
-            data={"asset": asset_id, "width": width, "height": height},
+            {"asset": asset_id, "width": width, "height": height},
         )
 
-    await asyncio.gather(*(one(*a) for a in assets))
+    async with platform.artifacts.batch() as batch:
+        await asyncio.gather(*(one(batch, *a) for a in assets))
     return {"assets": [a[0] for a in assets]}
 
 

@@ -14,7 +14,15 @@ from leadmagnet.common.jobflow import job_failure_hook, publish_completed
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobStatus, TimelineEvent, Workflow, utcnow
 from leadmagnet.common.platform import Platform
-from leadmagnet.common.stages import ACTIVE, Complete, EventStage, JobStage, Output, StageCall
+from leadmagnet.common.stages import (
+    ACTIVE,
+    Complete,
+    EventStage,
+    JobStage,
+    Output,
+    StageCall,
+    Start,
+)
 from leadmagnet.flows.gates import arm_gate, check_deadline, open_gate
 
 from ..pool import pool_for
@@ -25,7 +33,7 @@ STAGE = "render"
 
 
 async def load_workflow(platform: Platform, job: Job, data: ReportGenerated) -> Workflow:
-    workflow = await platform.workflows.get(job.tenant_id, data.workflow_id)
+    workflow = await platform.workflows.at(job.tenant_id, data.workflow_id, job.workflow_rev)
     if workflow is None:
         raise PermanentError(f"workflow {data.workflow_id} not found", code="unknown_workflow")
     return workflow
@@ -34,9 +42,6 @@ async def load_workflow(platform: Platform, job: Job, data: ReportGenerated) -> 
 async def render_job(call: StageCall[ReportGenerated]) -> dict[str, Any]:
     platform, job, data = call.platform, call.job, call.data
     workflow = await load_workflow(platform, job, data)
-    await platform.jobs.record(
-        job.job_id, TimelineEvent.RENDER_STARTED, "rendering the lead magnet", stage=STAGE
-    )
     if not workflow.template_id:
         raise PermanentError(f"workflow {workflow.workflow_id} has no template", code="no_template")
     try:
@@ -50,8 +55,10 @@ async def render_job(call: StageCall[ReportGenerated]) -> dict[str, Any]:
             f"template {workflow.template_id} v{template.version} is not published",
             code="template_unpublished",
         )
-    report = (await platform.artifacts.read(data.s3_key)).decode("utf-8", errors="replace")
-    fields = await platform.submissions.fields(job.submission_id)
+    report = data.markdown
+    if report is None:  # not carried (too large, or a replay's event): the stored report
+        report = (await platform.artifacts.read(data.s3_key)).decode("utf-8", errors="replace")
+    fields = await platform.submissions.fields_of(job.submission_id, data.fields)
     # Off the event loop, in a worker process with a CPU/memory/output budget (render_limit).
     html = await pool_for(platform.settings).render(
         str(template.body.get("html", "")), report, fields, utcnow().date()
@@ -82,7 +89,7 @@ async def deliver_or_gate(call: StageCall[ReportGenerated], result: dict[str, An
         workflow = await load_workflow(platform, job, call.data)
         gate = workflow.await_callback
         if gate is not None:
-            fields = await platform.submissions.fields(job.submission_id)
+            fields = await platform.submissions.fields_of(job.submission_id, call.data.fields)
             token = await open_gate(
                 platform, job, gate, fields, step="delivery", output_key=result["output_key"]
             )
@@ -113,6 +120,7 @@ RENDER = JobStage(
     fails_with=("unknown_workflow", "no_template", "template_unavailable", "template_unpublished"),
     # A completed job still gets its job.completed re-published (a crash between the two).
     statuses=ACTIVE | {JobStatus.COMPLETED},
+    starts=Start(TimelineEvent.RENDER_STARTED, "rendering the lead magnet"),
 )
 
 DEADLINE = EventStage(

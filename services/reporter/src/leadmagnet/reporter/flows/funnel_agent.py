@@ -21,10 +21,11 @@ from leadmagnet.common.events.runs import RunImagesProcessed
 from leadmagnet.common.models import JobStatus, TimelineEvent
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
-from leadmagnet.common.stages import Complete, JobStage, Output, StageCall
+from leadmagnet.common.stages import Complete, JobStage, Output, StageCall, Start
 from leadmagnet.flows.funnels import (
     RUN_KIND,
     Path,
+    PendingEntries,
     RunSpec,
     find_image_elements,
     is_colour,
@@ -97,16 +98,18 @@ register_offline_builder(FunnelAnswer, offline_answer)
 
 
 async def rewrite_funnel(call: StageCall[RunImagesProcessed]) -> dict[str, Any]:
-    """The once-per-run side effects: the agent's calls, funnel.json and the run's cost."""
+    """The once-per-run side effects: the agent's calls, funnel.json and the run's cost. Its
+    log lines are written together at the end (one write), its costs with the run's result."""
+    notes = PendingEntries(call.platform, call.job.job_id, STAGE)
+    try:
+        return await _rewrite(call, notes)
+    except BaseException:
+        await notes.write_before_failing()
+        raise
+
+
+async def _rewrite(call: StageCall[RunImagesProcessed], notes: PendingEntries) -> dict[str, Any]:
     platform, job, data = call.platform, call.job, call.data
-    await platform.jobs.record(
-        job.job_id,
-        TimelineEvent.RUN_AGENT_STARTED,
-        "the agent is rewriting the funnel",
-        status=JobStatus.PROCESSING,
-        stage=STAGE,
-        data={"attempt": call.attempt},
-    )
     spec = await load_run_spec(platform, job)
     funnel = copy.deepcopy(spec.funnel)
     paths = {e.element_id: e.path for e in find_image_elements(funnel, spec.settings)}
@@ -123,11 +126,9 @@ async def rewrite_funnel(call: StageCall[RunImagesProcessed]) -> dict[str, Any]:
         started = time.monotonic()
         result = await call.generate_text(agent_request(spec, funnel, problem))
         usage = result.cost.usage
-        await platform.jobs.log(
-            job.job_id,
+        notes.log(
             f"agent call {n} of at most {tries}",
             log_type="metric",
-            stage=STAGE,
             data={
                 "duration_ms": round((time.monotonic() - started) * 1000),
                 "model": result.cost.model,
@@ -142,11 +143,9 @@ async def rewrite_funnel(call: StageCall[RunImagesProcessed]) -> dict[str, Any]:
         if problem is None:
             answer = candidate
             break
-        await platform.jobs.log(
-            job.job_id,
+        notes.log(
             f"the agent's answer changed the funnel's structure: {problem}",
             level="warn",
-            stage=STAGE,
             data={"call": n, "mismatch": problem},
         )
     if answer is None:
@@ -167,14 +166,11 @@ async def rewrite_funnel(call: StageCall[RunImagesProcessed]) -> dict[str, Any]:
         content_type="application/json",
         key=f"{job.tenant_id}/runs/{job.job_id}/funnel.json",
     )
-    spent = await platform.jobs.require(job.job_id)
-    await platform.jobs.log(
-        job.job_id,
-        "run cost",
-        log_type="cost",
-        stage=STAGE,
-        data=run_cost_breakdown(spent.cost_calls),
-    )
+    # Every call of the run: the earlier stages' (on the job as the claim read it) and this
+    # work's own (written with its result).
+    calls = [*job.cost_calls, *(call.charges.costs if call.charges else [])]
+    notes.log("run cost", log_type="cost", data=run_cost_breakdown(calls))
+    await notes.write()
     return {"output_key": artifact.s3_key}
 
 
@@ -192,4 +188,7 @@ AGENT = JobStage(
     then=run_completed,
     emits=(JobCompleted,),
     fails_with=("structure_mismatch",),
+    starts=Start(
+        TimelineEvent.RUN_AGENT_STARTED, "the agent is rewriting the funnel", JobStatus.PROCESSING
+    ),
 )

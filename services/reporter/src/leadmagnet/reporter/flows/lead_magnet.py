@@ -8,10 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from leadmagnet.common.errors import PermanentError, TransientError
-from leadmagnet.common.events.jobs import JobRequested, ReportGenerated
+from leadmagnet.common.events.jobs import (
+    CARRIED_FIELDS_BYTES,
+    CARRIED_REPORT_BYTES,
+    JobRequested,
+    ReportGenerated,
+    carried,
+)
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import JobStatus, TimelineEvent
-from leadmagnet.common.stages import JobStage, Output, StageCall
+from leadmagnet.common.stages import JobStage, Output, StageCall, Start
 
 from .lead_magnet_prompt import build_report_request
 
@@ -24,20 +30,13 @@ MAX_REPORT_BYTES = 512 * 1024
 async def write_report(call: StageCall[JobRequested]) -> dict[str, Any]:
     """The once-per-job side effects: the LLM call, report.md, its artifact and cost."""
     platform, job = call.platform, call.job
-    await platform.jobs.record(
-        job.job_id,
-        TimelineEvent.JOB_PROCESSING,
-        "writing the report",
-        status=JobStatus.PROCESSING,
-        stage=STAGE,
-        data={"attempt": call.attempt},
-    )
     if not job.workflow_id:
         raise PermanentError("job has no workflow", code="invalid_job")
-    workflow = await platform.workflows.get(job.tenant_id, job.workflow_id)
+    workflow = await platform.workflows.at(job.tenant_id, job.workflow_id, job.workflow_rev)
     if workflow is None:
         raise PermanentError(f"workflow {job.workflow_id} not found", code="unknown_workflow")
-    fields = await platform.submissions.fields(job.submission_id)
+    fields = await platform.submissions.fields_of(job.submission_id, call.data.fields)
+    call.handoff["fields"] = fields
     result = await call.generate_text(build_report_request(workflow, fields))
     markdown = result.text.strip()
     if not markdown:
@@ -54,12 +53,10 @@ async def write_report(call: StageCall[JobRequested]) -> dict[str, Any]:
         body=body,
         content_type="text/markdown; charset=utf-8",
     )
-    await platform.jobs.record(
-        job.job_id,
+    await call.note(
         TimelineEvent.REPORT_GENERATED,
         "report written",
-        stage=STAGE,
-        data={
+        {
             "artifact_id": artifact.artifact_id,
             "provider": result.cost.provider,
             "model": result.cost.model,
@@ -67,6 +64,7 @@ async def write_report(call: StageCall[JobRequested]) -> dict[str, Any]:
             "output_tokens": result.cost.usage.output_tokens,
         },
     )
+    call.handoff["markdown"] = markdown
     return {"artifact_id": artifact.artifact_id, "s3_key": artifact.s3_key}
 
 
@@ -80,6 +78,9 @@ async def report_written(call: StageCall[JobRequested], result: dict[str, Any]) 
             submission_id=job.submission_id,
             artifact_id=result["artifact_id"],
             s3_key=result["s3_key"],
+            # carried when small (not on a replay: the renderer then reads what is stored)
+            fields=carried(call.handoff.get("fields"), CARRIED_FIELDS_BYTES),
+            markdown=carried(call.handoff.get("markdown"), CARRIED_REPORT_BYTES),
         )
     ]
 
@@ -92,4 +93,5 @@ REPORT = JobStage(
     then=report_written,
     emits=(ReportGenerated,),
     fails_with=("invalid_job", "unknown_workflow", "empty_output", "report_too_large"),
+    starts=Start(TimelineEvent.JOB_PROCESSING, "writing the report", JobStatus.PROCESSING),
 )

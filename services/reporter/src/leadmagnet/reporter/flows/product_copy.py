@@ -14,10 +14,9 @@ import re
 from typing import Any
 
 from leadmagnet.common.errors import PermanentError
-from leadmagnet.common.jobflow import generate_text, store_artifact
-from leadmagnet.common.models import Job, TimelineEvent
+from leadmagnet.common.events.products import ProductConfirmed
+from leadmagnet.common.models import TimelineEvent
 from leadmagnet.common.offline_copy import OFFLINE_NOTE, draft_copy
-from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import (
     LIMITS,
     LIST_LIMITS,
@@ -30,6 +29,7 @@ from leadmagnet.common.products import (
 )
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
+from leadmagnet.common.stages import StageCall
 from leadmagnet.flows.kitflow import branch_stage, report_progress
 
 BRANCH = "copy"
@@ -107,15 +107,18 @@ def offline_copy(request: TextRequest) -> ProductCopy:
 register_offline_builder(ProductCopy, offline_copy)
 
 
-async def _ask(platform: Platform, job: Job, request: TextRequest) -> tuple[ProductCopy, str]:
-    """The copy and the provider that wrote it."""
-    result = await generate_text(platform, job, request)
+async def _ask(call: StageCall[ProductConfirmed], request: TextRequest) -> tuple[ProductCopy, str]:
+    """The copy and the provider that wrote it (its cost goes with the run's result)."""
+    result = await call.generate_text(request)
     if not isinstance(result.parsed, ProductCopy):
         raise PermanentError("the copy model returned no structured answer", code="bad_output")
     return result.parsed, result.cost.provider
 
 
-async def write_copy(platform: Platform, job: Job, prefs: ProductPreferences) -> dict[str, Any]:
+async def write_copy(
+    call: StageCall[ProductConfirmed], prefs: ProductPreferences
+) -> dict[str, Any]:
+    platform, job = call.platform, call.job
     await report_progress(
         platform,
         job.job_id,
@@ -127,7 +130,7 @@ async def write_copy(platform: Platform, job: Job, prefs: ProductPreferences) ->
         payload={"stage": BRANCH},
     )
     analysis = job.kit_data().analysis or {}
-    copy, provider = await _ask(platform, job, copy_request(analysis, prefs))
+    copy, provider = await _ask(call, copy_request(analysis, prefs))
     too_long = over_limit(copy)
     if too_long:
         await platform.jobs.log(
@@ -137,15 +140,13 @@ async def write_copy(platform: Platform, job: Job, prefs: ProductPreferences) ->
             stage=BRANCH,
             data={"over": too_long},
         )
-        retry, provider = await _ask(platform, job, copy_request(analysis, prefs, too_long))
+        retry, provider = await _ask(call, copy_request(analysis, prefs, too_long))
         if sum(over_limit(retry).values()) <= sum(too_long.values()):
             copy = retry
     copy, notes = fit_limits(copy)
     for note in notes:
         await platform.jobs.log(job.job_id, note, level="warn", stage=BRANCH)
-    await store_artifact(
-        platform,
-        job,
+    await call.put_artifact(
         kind="content_json",
         filename="content.json",
         body=json.dumps(

@@ -1,0 +1,72 @@
+"""What one load costs the stack: CPU time of each service process (from /proc) and the AWS
+calls the embedded endpoint served, by caller, with the endpoint's own CPU time per caller."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from leadmagnet.cli.devstack import ServiceStack
+from leadmagnet.testing.moto_server import HARNESS, AwsCallCounter
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+OBSERVER = "observer"  # the gateway the benchmark polls while it waits (flows.py)
+NOT_THE_PLATFORM = frozenset({HARNESS, OBSERVER})
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (utime + stime in /proc/<pid>/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def stack_cpu(stack: ServiceStack, names: tuple[str, ...]) -> dict[str, float]:
+    return {n: cpu_seconds(stack.procs[n].proc.pid) for n in names}
+
+
+@dataclass
+class Window:
+    """A measurement window: open it (``start``), run the load, then ``result``."""
+
+    stack: ServiceStack
+    counter: AwsCallCounter
+    services: tuple[str, ...]
+    _cpu_before: dict[str, float] | None = None
+
+    def start(self) -> None:
+        self.counter.reset()
+        self._cpu_before = stack_cpu(self.stack, self.services)
+
+    def result(self, jobs: int, completed: int, elapsed: float) -> dict[str, Any]:
+        """The figures for ``completed`` jobs; calls and endpoint CPU without the harness's."""
+        assert self._cpu_before is not None, "start() first"
+        after = stack_cpu(self.stack, self.services)
+        by_caller, batched, endpoint_cpu = self.counter.caller_snapshot()
+        return {
+            "jobs": jobs,
+            "completed": completed,
+            "elapsed": elapsed,
+            "cpu_ms": {n: 1000 * (after[n] - self._cpu_before[n]) for n in self.services},
+            "endpoint_cpu_ms": {c: 1000 * s for c, s in endpoint_cpu.items()},
+            "calls_by_caller": {
+                f"{c}:{s}:{o}": n for (c, s, o), n in sorted(by_caller.items()) if n > 0
+            },
+            "batched_by_caller": {f"{c}:{s}:{o}": n for (c, s, o), n in sorted(batched.items())},
+        }
+
+
+def platform_calls(result: dict[str, Any]) -> tuple[Counter[str], Counter[str]]:
+    """(calls, batched entries) by ``service:operation``, the benchmark's own left out."""
+    calls: Counter[str] = Counter()
+    batched: Counter[str] = Counter()
+    sources = ((result["calls_by_caller"], calls), (result["batched_by_caller"], batched))
+    for source, target in sources:
+        for key, n in source.items():
+            caller, op = key.split(":", 1)
+            if caller not in NOT_THE_PLATFORM:
+                target[op] += n
+    return calls, batched

@@ -1,0 +1,49 @@
+"""What an imager stage's work writes about its job, the stage runtime's way: each file stored
+at once with its record in the work's batch (``ArtifactStore.batch``: one BatchWriteItem), and
+the job's side — the file's registration, an image's cost — written with the run's result (one
+UpdateItem for the whole work instead of one per file and per image)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leadmagnet.common.models import Artifact
+from leadmagnet.common.providers.base import CallCost
+from leadmagnet.common.stages import StageCall
+from leadmagnet.common.stores.artifacts import ArtifactBatch
+
+
+async def charge(call: StageCall[Any], cost: CallCost) -> None:
+    """An image call's cost on the job (with the run's result while the work runs)."""
+    if call.charges is not None:
+        call.charges.costs.append(cost)
+    else:
+        await call.platform.jobs.add_cost(call.job.job_id, cost)
+
+
+async def put_file(
+    call: StageCall[Any],
+    batch: ArtifactBatch,
+    *,
+    kind: str,
+    key: str,
+    body: bytes,
+    content_type: str,
+    public: bool = True,
+) -> Artifact:
+    """Store a file of the job (its record goes with ``batch``) and register it on the job."""
+    artifact = await batch.put(
+        tenant_id=call.job.tenant_id,
+        job_id=call.job.job_id,
+        kind=kind,
+        filename=key.rsplit("/", 1)[-1],
+        body=body,
+        content_type=content_type,
+        public=public,
+        key=key,
+    )
+    if call.charges is not None:
+        call.charges.artifacts.append(artifact)
+    else:
+        await call.platform.jobs.add_artifact(call.job.job_id, artifact.artifact_id)
+    return artifact
