@@ -51,7 +51,19 @@ def stack(
         LLM_TIMEOUT_SECONDS="10",
     )
     with running_stack(env, tmp_path_factory.mktemp("stack-logs")) as services:
+        STARTUP.update(services.ready_after)
         yield services
+
+
+# Each service's start → ready time in this run (all five starting at once), printed at the end
+# of the session so CI's log shows it; a figure, never an assertion (make bench measures).
+STARTUP: dict[str, float] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if STARTUP:
+        figures = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(STARTUP.items()))
+        terminalreporter.write_line(f"service start -> ready (all five at once): {figures}")
 
 
 @pytest.fixture

@@ -47,13 +47,14 @@ async def artifact_refs(platform: Platform, artifacts: list[Artifact]) -> list[A
 
 async def completed_artifacts(platform: Platform, job: Job) -> list[Artifact]:
     """The job's files: as its stages registered them on the job item (no listing), or
-    listed when some were registered otherwise."""
+    listed when none or only some were registered that way."""
     refs: dict[str, Artifact] = {}
     for ref in job.artifact_refs:
         artifact = Artifact.model_validate(ref)
         refs[artifact.artifact_id] = artifact
-    if set(job.artifact_ids) <= set(refs):
+    if job.artifact_ids and set(job.artifact_ids) <= set(refs):
         return [refs[i] for i in job.artifact_ids]
+    # None registered (files stored around the runtime), or some registered another way.
     return await platform.artifacts.list_for_job(job.job_id)
 
 
