@@ -33,6 +33,24 @@ class Delivery:
         pass
 
 
+class RecordingBus:
+    """The stage's outputs, kept here: published, a running renderer (the slower tier's
+    services share the endpoint) would take this test's report.generated and add its page."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.published: list[Any] = []
+
+    def event(self, data: Any, **kw: Any) -> Any:
+        return self.real.event(data, **kw)
+
+    async def publish_many(self, events: list[Any]) -> None:
+        self.published += events
+
+    async def publish(self, event: Any) -> None:
+        self.published.append(event)
+
+
 @pytest.fixture
 async def reporter(bootstrapped: Settings) -> AsyncIterator[Platform]:
     async with Platform.open(bootstrapped, "reporter") as p:
@@ -97,6 +115,8 @@ async def test_a_declared_stage_in_process_runs_once_per_job(
         ),
         source="/leadmagnet/gateway",
     )
+    bus = RecordingBus(reporter.bus)
+    reporter.bus = bus  # type: ignore[assignment]
     delivery: Any = Delivery()
     await run_job_stage(reporter, REPORT, delivery, event)
     first = await platform.jobs.require(job.job_id)
@@ -114,6 +134,9 @@ async def test_a_declared_stage_in_process_runs_once_per_job(
     ]
     timeline = [e.type for e in await platform.jobs.timeline(job.job_id)]
     assert timeline.count("report.generated") == 1
+    first_out, again_out = bus.published  # the replay re-publishes the same event
+    assert first_out.type.endswith("report.generated")
+    assert first_out.id == again_out.id
 
 
 async def test_a_service_reaches_only_what_its_topology_grants(reporter: Platform) -> None:
