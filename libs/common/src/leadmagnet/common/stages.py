@@ -37,7 +37,7 @@ from typing import Any, Generic, TypeVar
 
 from . import metrics, tracing
 from .consumer import FailureHook, MessageContext, Route, Routes
-from .errors import PermanentError
+from .errors import ConflictError, PermanentError
 from .events import CloudEvent, EventData, spec_of
 from .events.jobs import JobCompleted, JobFailed
 from .idempotency import AlreadyInProgress, now_ms
@@ -402,9 +402,15 @@ async def _run_work(platform: Platform, stage: JobStage[E], call: StageCall[E], 
         status = (refused.old or {}).get("status")
         if status == JobStatus.COMPLETED.value:
             log.info("stage.job_already_completed", job_id=job_id, stage=stage.name)
-        else:
+            return True
+        if status in (JobStatus.CANCELLED.value, JobStatus.FAILED.value):
             await _cancelled_in_flight(platform, job_id)
-        return True
+            return True
+        # Still running, but its state may not become what the stage's outputs ask (the
+        # result is kept: a redelivery replays the follow-ups against the state then).
+        raise ConflictError(
+            f"job {job_id} is {status}: stage {stage.name} cannot complete it"
+        ) from None
     events = [o for o in outputs if not isinstance(o, Complete)]
     await deliver_outputs(platform, stage.name, stage.emits, events, call.event, job=job)
     if done:
