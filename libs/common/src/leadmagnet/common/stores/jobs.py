@@ -255,6 +255,7 @@ class JobStore:
         count = len(change.entries)
         if count:
             first = int(item["event_seq"]) - count + 1
+            too_large = change.full_entries if on_item else []  # sized once, not per entry
             for i, entry in enumerate(change.entries):
                 if not on_item:  # the whole entry, with the status it was written under
                     full: dict[str, Any] | None = {
@@ -262,7 +263,7 @@ class JobStore:
                         "status": entry.get("status") or item.get("status"),
                     }
                 else:
-                    full = change.full_entries[i]
+                    full = too_large[i]
                 if full is not None:
                     await self._put_full(job_id, first + i, full)
         return item
