@@ -22,6 +22,7 @@ import pytest
 
 from leadmagnet.cli.demo import Demo, seed_demo
 from leadmagnet.common.aws import AwsClients
+from leadmagnet.common.jobflow import job_artifacts
 from leadmagnet.common.models import CallbackGate, OutboundCall
 from leadmagnet.common.platform import Platform
 from leadmagnet.testing.client import GatewayClient
@@ -58,7 +59,8 @@ async def stored_deliverables(
     for prefix in job_prefixes(tenant_id, job_id):
         resp = await aws.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
         keys += [o["Key"] for o in resp.get("Contents", [])]
-    keys += [a.s3_key for a in await platform.artifacts.list_for_job(job_id)]
+    job = await platform.jobs.require(job_id)
+    keys += [a.s3_key for a in await job_artifacts(platform, job)]
     return sorted(set(keys))
 
 
@@ -276,7 +278,8 @@ async def test_a_kit_waiting_for_confirmation_shows_nothing_and_a_failed_one_del
     job_id = resp.json()["job_id"]
     job = await api.wait_job(job_id, ("awaiting_confirmation", "failed", "completed"))
     assert job["status"] == "awaiting_confirmation", job["error_message"]
-    assert await platform.artifacts.list_for_job(job_id)  # analysis.json: written, not shown
+    # analysis.json: written, not shown
+    assert await job_artifacts(platform, await platform.jobs.require(job_id))
     await assert_view_shows_nothing(api, platform, job_id, failed=False)
 
     confirm = await api.client.post(

@@ -17,6 +17,7 @@ from leadmagnet.cli.demo import Demo, seed_demo
 from leadmagnet.common.aws import AwsClients
 from leadmagnet.common.events.jobs import JobRequested, ReportGenerated
 from leadmagnet.common.ids import new_job_id, stable_id
+from leadmagnet.common.jobflow import job_artifacts
 from leadmagnet.common.models import Job
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.webhooks import verify
@@ -177,7 +178,9 @@ async def test_duplicate_deliveries_produce_one_report_one_llm_call_one_webhook(
     after = await api.job(job_id)
     assert after["status"] == "completed"
     assert sorted(a["artifact_id"] for a in after["artifacts"]) == first_artifacts
-    assert len(await platform.artifacts.list_for_job(job_id)) == 2
+    stored_job = await platform.jobs.require(job_id)
+    assert len(await job_artifacts(platform, stored_job)) == 2
+    assert len(stored_job.artifact_refs) == 2  # each registered once, however redelivered
     assert len(llm_requests_matching(fake_llm, marker)) == 1
     assert len(webhook_receiver.for_job(job_id)) == 1
     assert len(after["cost"]["calls"]) == 1

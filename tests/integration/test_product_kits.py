@@ -20,6 +20,7 @@ from PIL import Image
 
 from leadmagnet.cli.demo import Demo
 from leadmagnet.common.aws import AwsClients
+from leadmagnet.common.jobflow import job_artifacts
 from leadmagnet.common.models import Job, JobStatus
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import LIMITS, LIST_LIMITS, PRODUCT_KIND
@@ -121,7 +122,9 @@ async def test_kit_from_upload_to_assets_with_confirmation_and_live_progress(
     assert "is complete" in late["message"]
 
     # The seed's layout.
-    stored = sorted(a.s3_key for a in await platform.artifacts.list_for_job(job_id))
+    stored = sorted(
+        a.s3_key for a in await job_artifacts(platform, await platform.jobs.require(job_id))
+    )
     assert len(job["artifacts"]) == len(stored)
     expected = [
         f"generated/{job_id}/ads/facebook-1080x1080.png",

@@ -15,6 +15,7 @@ from leadmagnet.cli.demo import Demo, seed_demo
 from leadmagnet.common.events import new_event
 from leadmagnet.common.events.jobs import JobRequested
 from leadmagnet.common.ids import random_id
+from leadmagnet.common.jobflow import job_artifacts
 from leadmagnet.common.models import Job, JobStatus, Submission
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.settings import Settings
@@ -122,16 +123,15 @@ async def test_a_declared_stage_in_process_runs_once_per_job(
     first = await platform.jobs.require(job.job_id)
     assert first.status is JobStatus.PROCESSING
     assert len(first.cost_calls) == 1  # the one model call, charged to the job
-    [report] = await platform.artifacts.list_for_job(job.job_id)
+    [report] = await job_artifacts(platform, first)
     assert report.kind == "report_markdown"
 
     redelivery: Any = Delivery(receive_count=2)
     await run_job_stage(reporter, REPORT, redelivery, event)  # replayed, not re-run
     again = await platform.jobs.require(job.job_id)
     assert len(again.cost_calls) == 1
-    assert [a.artifact_id for a in await platform.artifacts.list_for_job(job.job_id)] == [
-        report.artifact_id
-    ]
+    assert [a.artifact_id for a in await job_artifacts(platform, again)] == [report.artifact_id]
+    assert len(again.artifact_refs) == 1  # registered once
     timeline = [e.type for e in await platform.jobs.timeline(job.job_id)]
     assert timeline.count("report.generated") == 1
     first_out, again_out = bus.published  # the replay re-publishes the same event

@@ -170,13 +170,13 @@ class LifecycleJobs:
 
 
 class FakeArtifacts:
-    async def list_for_job(self, job_id: str) -> list[Any]:
+    async def list_for_job(self, job_id: str, registered: Any = ()) -> list[Any]:
         return []
 
     async def url(self, key: str) -> str:
         return f"https://cdn.test/{key}"
 
-    async def withdraw_for_job(self, job_id: str) -> int:
+    async def withdraw_for_job(self, job_id: str, registered: Any = ()) -> int:
         return 0
 
 

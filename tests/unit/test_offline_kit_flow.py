@@ -60,7 +60,7 @@ def fake_platform(upload: bytes, files: dict[str, bytes]) -> Any:
         files[kw["key"]] = kw["body"]
         return SimpleNamespace(artifact_id=f"art_{len(files)}", s3_key=kw["key"])
 
-    async def list_for_job(job_id: str) -> list[Any]:
+    async def list_for_job(job_id: str, registered: Any = ()) -> list[Any]:
         return [SimpleNamespace(s3_key=k) for k in files]
 
     async def read(key: str) -> bytes:

@@ -19,6 +19,7 @@ from leadmagnet.common.events import CloudEvent, new_event
 from leadmagnet.common.events.jobs import JobCompleted, JobRequested, ReportGenerated
 from leadmagnet.common.idempotency import AlreadyInProgress, Claim, ClaimOutcome, IdempotencyStore
 from leadmagnet.common.ids import new_job_id
+from leadmagnet.common.jobflow import job_artifacts
 from leadmagnet.common.models import Job, JobStatus, TimelineEvent
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.providers.base import CallCost, Usage
@@ -246,10 +247,12 @@ async def test_a_stage_runs_its_work_once_and_writes_it_with_its_charges_in_one_
     calls.start()
     await deliver(runtime, stage, job_id)
     first = calls.calls()
-    # claim (with its start entry) + finish (result, cost, file, note, completion): two writes,
-    # no read of the job, no idempotency table; the file is one S3 PUT and its record.
+    # claim (with its start entry) + finish (result, cost, file record, note, completion): two
+    # writes, no read of the job, no idempotency table; the file is one S3 PUT.
     assert first[("dynamodb", "UpdateItem")] == 2, first
     assert first[("dynamodb", "GetItem")] == 0, first
+    assert first[("dynamodb", "PutItem")] == 0, first  # its record is on the job item
+    assert first[("s3", "PutObject")] == 1, first
     assert first[("dynamodb", "Query")] == 0, first  # job.completed needs no artifact listing
     await deliver(runtime, stage, job_id, receive_count=2)  # a redelivery
     assert runs == [1]
@@ -382,4 +385,4 @@ async def test_a_job_completed_by_another_branch_meanwhile_keeps_its_files(
     after = await runtime.jobs.require(job_id)
     assert after.status is JobStatus.COMPLETED
     assert after.runs["report"]["state"] == "done"
-    assert [a.kind for a in await runtime.artifacts.list_for_job(job_id)] == ["report_markdown"]
+    assert [a.kind for a in await job_artifacts(runtime, after)] == ["report_markdown"]

@@ -193,6 +193,37 @@ async def batch_put(client: Any, puts: list[tuple[str, Mapping[str, Any]]]) -> N
     raise TransientError("DynamoDB left items unprocessed", code="throttled")
 
 
+async def batch_get(
+    client: Any, gets: list[tuple[str, Mapping[str, Any], bool]]
+) -> list[dict[str, Any] | None]:
+    """Items of one or more tables in one BatchGetItem (up to 100 keys; ``(table, key,
+    consistent)`` each, the consistency per table), in the order asked (None: no such item);
+    again what DynamoDB leaves unprocessed (backing off; TransientError if it still refuses)."""
+    request: dict[str, dict[str, Any]] = {}
+    for table, key, consistent in gets:
+        entry = request.setdefault(table, {"Keys": [], "ConsistentRead": consistent})
+        entry["ConsistentRead"] = entry["ConsistentRead"] or consistent
+        entry["Keys"].append(serialize(key))
+    found: dict[str, list[dict[str, Any]]] = {}
+    for attempt in range(5):
+        resp = await client.batch_get_item(RequestItems=request)
+        for table, items in (resp.get("Responses") or {}).items():
+            found.setdefault(table, []).extend(deserialize(i) for i in items)
+        request = resp.get("UnprocessedKeys") or {}
+        if not request:
+            break
+        await asyncio.sleep(0.05 * 2**attempt)
+    else:
+        raise TransientError("DynamoDB left keys unprocessed", code="throttled")
+    return [
+        next(
+            (i for i in found.get(table, []) if all(i.get(k) == v for k, v in key.items())),
+            None,
+        )
+        for table, key, _ in gets
+    ]
+
+
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -45,17 +45,26 @@ async def artifact_refs(platform: Platform, artifacts: list[Artifact]) -> list[A
     ]
 
 
+def registered_artifacts(job: Job) -> list[Artifact]:
+    """The files the job's stage runs recorded on the job item, once each."""
+    by_id = {r["artifact_id"]: r for r in job.artifact_refs}
+    return [Artifact.model_validate(r) for r in by_id.values()]
+
+
+async def job_artifacts(platform: Platform, job: Job) -> list[Artifact]:
+    """Every file of the job not withdrawn: registered on the job item, or recorded in the
+    artifacts table (files stored outside a stage run)."""
+    return await platform.artifacts.list_for_job(job.job_id, registered_artifacts(job))
+
+
 async def completed_artifacts(platform: Platform, job: Job) -> list[Artifact]:
-    """The job's files: as its stages registered them on the job item (no listing), or
-    listed when none or only some were registered that way."""
-    refs: dict[str, Artifact] = {}
-    for ref in job.artifact_refs:
-        artifact = Artifact.model_validate(ref)
-        refs[artifact.artifact_id] = artifact
+    """The files of a completed job: as its stages registered them on the job item (no
+    listing), or listed when none or only some were registered that way."""
+    refs = {a.artifact_id: a for a in registered_artifacts(job)}
     if job.artifact_ids and set(job.artifact_ids) <= set(refs):
         return [refs[i] for i in job.artifact_ids]
     # None registered (files stored around the runtime), or some registered another way.
-    return await platform.artifacts.list_for_job(job.job_id)
+    return await job_artifacts(platform, job)
 
 
 async def publish_completed(platform: Platform, job: Job) -> None:
@@ -164,12 +173,16 @@ async def withdraw_deliverables(platform: Platform, job_id: str) -> None:
     """A failed job delivers nothing (``stores.jobs.delivers``): delete what it produced.
 
     Views hide deliverables of a failed job anyway; deleting them makes the rule hold for links
-    handed out earlier too. Best effort after ``job.failed`` is out (the notifier withdraws
-    again when it writes the failure's files, catching a parallel branch's late write), so a
-    storage hiccup here never keeps the failure from being announced.
+    handed out earlier too. The job is read here, consistently, for the files its runs
+    registered up to now (a rare path: failures and cancellations). Best effort after
+    ``job.failed`` is out (the notifier withdraws again when it writes the failure's files,
+    catching a parallel branch's late write), so a storage hiccup here never keeps the failure
+    from being announced.
     """
     try:
-        withdrawn = await platform.artifacts.withdraw_for_job(job_id)
+        job = await platform.jobs.get(job_id)
+        registered = registered_artifacts(job) if job is not None else []
+        withdrawn = await platform.artifacts.withdraw_for_job(job_id, registered)
     except Exception as e:  # logged; the notifier's pass retries
         log.warning("job.withdraw_failed", job_id=job_id, error=type(e).__name__)
         return
@@ -285,7 +298,7 @@ async def store_artifact(
     """Store a file of the job and register it on the job (views list what is registered):
     the one way a stage writes a deliverable (``StageCall.put_artifact`` is this).
     ``register``: collect the registration for a later write (the stage runtime's)."""
-    artifact = await platform.artifacts.put(
+    artifact = await platform.artifacts.store(
         tenant_id=job.tenant_id,
         job_id=job.job_id,
         kind=kind,
@@ -295,8 +308,9 @@ async def store_artifact(
         public=public,
         key=key,
     )
-    if register is not None:
+    if register is not None:  # recorded on the job item with the run's result
         register(artifact)
     else:
+        await platform.artifacts.record(artifact)
         await platform.jobs.add_artifact(job.job_id, artifact.artifact_id)
     return artifact

@@ -19,7 +19,7 @@ import json
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from leadmagnet.common.jobflow import completed_artifacts
+from leadmagnet.common.jobflow import completed_artifacts, registered_artifacts
 from leadmagnet.common.models import Job, JobEvent, JobStatus
 
 if TYPE_CHECKING:  # platform.py imports this module
@@ -112,11 +112,11 @@ async def write_job_files(platform: Platform, job: Job) -> dict[str, str]:
         }
         await platform.artifacts.put_object(result_key(t, j), _dumps(result), "application/json")
     if job.status is JobStatus.CANCELLED:  # as for a failure: the second withdrawal pass
-        await platform.artifacts.withdraw_for_job(job.job_id)
+        await platform.artifacts.withdraw_for_job(job.job_id, registered_artifacts(job))
     if job.status is JobStatus.FAILED:
         # Second pass of the failed-job rule (see jobflow.withdraw_deliverables): a parallel
         # branch may have written an artifact after the job failed.
-        await platform.artifacts.withdraw_for_job(job.job_id)
+        await platform.artifacts.withdraw_for_job(job.job_id, registered_artifacts(job))
         error = {
             "job_id": job.job_id,
             "error_code": job.error_code,

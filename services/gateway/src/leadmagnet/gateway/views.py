@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
+from leadmagnet.common.jobflow import completed_artifacts
 from leadmagnet.common.models import (
     WEBHOOK_EVENTS,
     CallbackGate,
@@ -273,7 +274,7 @@ async def job_view(platform: Platform, job: Job) -> JobView:
     # One rule for every kind and state (stores.jobs.delivers): only a completed job shows its
     # output and artifacts; a waiting one has none yet, a failed one never will.
     delivered = delivers(job)
-    artifacts = await platform.artifacts.list_for_job(job.job_id) if delivered else []
+    artifacts = await completed_artifacts(platform, job) if delivered else []
     artifact_views = [
         ArtifactView(
             artifact_id=a.artifact_id,

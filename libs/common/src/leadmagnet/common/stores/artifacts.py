@@ -1,4 +1,8 @@
-"""Artifacts: bytes in S3, metadata in DynamoDB (pk job_id, sk artifact_id).
+"""Artifacts: bytes in S3, records in DynamoDB.
+
+A stage run records its files on the job item with its result (``Job.artifact_refs``: no write
+of its own); this table (pk job_id, sk artifact_id) holds the records of files stored outside a
+run, and of every withdrawn file with the delete marker that undoes its withdrawal.
 
 Keys: ``{tenant_id}/jobs/{job_id}/{filename}`` unless a flow's layout says otherwise. Artifact
 ids are derived from (job, key), so a redone stage overwrites its artifact instead of adding a
@@ -19,6 +23,8 @@ from ..errors import PermanentError
 from ..ids import stable_id
 from ..models import Artifact, utcnow
 from ..settings import Settings
+
+Item = dict[str, Any]
 
 
 def artifact_key(tenant_id: str, job_id: str, filename: str) -> str:
@@ -54,8 +60,12 @@ class ArtifactStore:
             public=public,
             key=key,
         )
-        await self.table.put(art.model_dump(mode="json"))
+        await self.record(art)
         return art
+
+    async def record(self, artifact: Artifact) -> None:
+        """The record of a file already stored (``store``), in this table."""
+        await self.table.put(artifact.model_dump(mode="json"))
 
     async def store(
         self,
@@ -121,21 +131,31 @@ class ArtifactStore:
             data: bytes = await stream.read()
         return data
 
-    async def list_for_job(self, job_id: str) -> list[Artifact]:
-        """The job's artifacts (withdrawn ones are not: see ``withdraw_for_job``)."""
-        items = await self.table.query(
-            KeyConditionExpression="job_id = :j",
-            FilterExpression="attribute_not_exists(withdrawn_at)",
-            ExpressionAttributeValues=values(j=job_id),
-        )
-        return [Artifact.model_validate(i) for i in items]
+    async def list_for_job(
+        self, job_id: str, registered: Sequence[Artifact] = ()
+    ) -> list[Artifact]:
+        """The job's files, withdrawn ones left out (see ``withdraw_for_job``): those recorded
+        here, and ``registered``, the records the stage runtime keeps on the job item itself
+        (``Job.artifact_refs``: a stage's files are recorded there with its result, not here)."""
+        live, withdrawn = await self._records(job_id)
+        for artifact in registered:
+            if artifact.artifact_id not in withdrawn:
+                live.setdefault(artifact.artifact_id, artifact)
+        return list(live.values())
 
-    async def _withdrawn(self, job_id: str) -> list[dict[str, Any]]:
-        return await self.table.query(
-            KeyConditionExpression="job_id = :j",
-            FilterExpression="attribute_exists(withdrawn_at)",
-            ExpressionAttributeValues=values(j=job_id),
+    async def _records(self, job_id: str) -> tuple[dict[str, Artifact], dict[str, Item]]:
+        """This table's records of the job: the live ones, and the withdrawn ones as stored
+        (with their delete markers), each by artifact id."""
+        items = await self.table.query(
+            KeyConditionExpression="job_id = :j", ExpressionAttributeValues=values(j=job_id)
         )
+        withdrawn = {i["artifact_id"]: i for i in items if "withdrawn_at" in i}
+        live = {
+            i["artifact_id"]: Artifact.model_validate(i)
+            for i in items
+            if i["artifact_id"] not in withdrawn
+        }
+        return live, withdrawn
 
     async def restore_for_job(self, job_id: str) -> int:
         """Undo ``withdraw_for_job`` (a retried job goes on from what its finished stages
@@ -143,8 +163,8 @@ class ArtifactStore:
         list the records again. PermanentError when one cannot come back (written to a bucket
         without versioning, or its old version has expired); what came back before stays, so
         the caller withdraws again. Idempotent; returns how many came back."""
-        withdrawn = await self._withdrawn(job_id)
-        for item in withdrawn:
+        _, withdrawn = await self._records(job_id)
+        for item in withdrawn.values():
             key = item["s3_key"]
             markers = sorted(item.get("withdrawn_markers") or ())
             if not markers:
@@ -168,27 +188,40 @@ class ArtifactStore:
             )
         return len(withdrawn)
 
-    async def withdraw_for_job(self, job_id: str) -> int:
-        """Delete a job's artifacts: a failed or cancelled job has no deliverables.
+    async def withdraw_for_job(self, job_id: str, registered: Sequence[Artifact] = ()) -> int:
+        """Delete a job's files (``list_for_job``, with those ``registered`` on the job item):
+        a failed or cancelled job has no deliverables.
 
         The bucket is versioned, so the delete leaves a delete marker: a GET of the key (every
-        link we mint, presigned or CDN) answers 404 from then on. The record stays, marked
-        withdrawn with the marker's version (``list_for_job`` no longer lists it), so that a
-        retry can bring the file back (``restore_for_job``). Idempotent; returns how many
-        artifacts were withdrawn.
+        link we mint, presigned or CDN) answers 404 from then on. The file's record is written
+        here, marked withdrawn with the marker's version (``list_for_job`` no longer lists it),
+        so that a retry can bring the file back (``restore_for_job``). Idempotent (a withdrawn
+        file is not deleted twice: its marker stays the one to undo); returns how many files
+        were withdrawn.
         """
-        artifacts = await self.list_for_job(job_id)
-        for a in artifacts:
+        withdrawn = 0
+        for a in await self.list_for_job(job_id, registered):
             resp = await self.s3.delete_object(Bucket=self.bucket, Key=a.s3_key)
             marker = resp.get("VersionId") if resp.get("DeleteMarker") else None
-            update = "SET withdrawn_at = :at" + (" ADD withdrawn_markers :m" if marker else "")
-            vals = {"at": utcnow().isoformat(), **({"m": {marker}} if marker else {})}
+            # The whole record (a file registered on the job item has none here yet), and the
+            # marker ADDed: two passes racing each leave theirs, and a restore undoes both.
+            record = a.model_dump(mode="json") | {"withdrawn_at": utcnow().isoformat()}
+            record.pop("job_id")
+            record.pop("artifact_id")
+            names = {f"#a{i}": name for i, name in enumerate(record)}
+            vals = {f"a{i}": value for i, value in enumerate(record.values())}
+            update = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(record)))
+            if marker:
+                update += " ADD withdrawn_markers :m"
+                vals["m"] = {marker}
             await self.table.update(
                 {"job_id": job_id, "artifact_id": a.artifact_id},
                 UpdateExpression=update,
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values(**vals),
             )
-        return len(artifacts)
+            withdrawn += 1
+        return withdrawn
 
     async def url(self, key: str, *, filename: str | None = None) -> str:
         """A GET URL; with ``filename`` a presigned one asks the browser to download it."""
@@ -222,7 +255,10 @@ class ArtifactBatch:
         content_type: str,
         public: bool = False,
         key: str | None = None,
+        record: bool = True,
     ) -> Artifact:
+        """Store the file now; its record is written with the batch's, unless ``record`` is
+        False (the stage runtime records it on the job item with the run's result)."""
         artifact = await self.store.store(
             tenant_id=tenant_id,
             job_id=job_id,
@@ -233,7 +269,8 @@ class ArtifactBatch:
             public=public,
             key=key,
         )
-        self.pending.append(artifact)
+        if record:
+            self.pending.append(artifact)
         return artifact
 
     async def flush(self) -> None:

@@ -8,7 +8,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..aws import AwsClients
-from ..dynamo import DynamoTable, is_conditional_failure, parse_all_stored, parse_stored, values
+from ..dynamo import (
+    DynamoTable,
+    batch_get,
+    is_conditional_failure,
+    parse_all_stored,
+    parse_stored,
+    values,
+)
 from ..errors import ConflictError
 from ..models import Form, Submission, Workflow, utcnow
 
@@ -62,8 +69,49 @@ class WorkflowStore:
 class FormStore:
     """pk slug (public URLs carry only the slug); GSI by_tenant for listing."""
 
+    REMEMBERED = 4096  # forms whose workflow a process remembers (a few dozen bytes each)
+
     def __init__(self, aws: AwsClients, table: str) -> None:
         self.table = DynamoTable(aws, table)
+        self._workflow_of: OrderedDict[str, tuple[str, str]] = OrderedDict()
+
+    async def with_workflow(
+        self, slug: str, workflows: WorkflowStore
+    ) -> tuple[Form | None, Workflow | None]:
+        """The form and the workflow it starts, as they are now.
+
+        One BatchGetItem for both once this process has read the form: which workflow a form
+        starts is remembered, and checked against the form read with it (a form moved to
+        another workflow since gets that one read after). Else two reads."""
+        guess = self._workflow_of.get(slug)
+        if guess is None:
+            form = await self.get(slug)
+            if form is None:
+                return None, None
+            self._remember(form)
+            return form, await workflows.get(form.tenant_id, form.workflow_id)
+        tenant_id, workflow_id = guess
+        form_item, workflow_item = await batch_get(
+            self.table.client,
+            [
+                (self.table.name, {"slug": slug}, False),
+                (workflows.table.name, {"tenant_id": tenant_id, "workflow_id": workflow_id}, True),
+            ],
+        )
+        form = parse_stored(Form, form_item) if form_item else None
+        if form is None:
+            self._workflow_of.pop(slug, None)
+            return None, None
+        if (form.tenant_id, form.workflow_id) != guess:
+            self._remember(form)
+            return form, await workflows.get(form.tenant_id, form.workflow_id)
+        return form, parse_stored(Workflow, workflow_item) if workflow_item else None
+
+    def _remember(self, form: Form) -> None:
+        self._workflow_of[form.slug] = (form.tenant_id, form.workflow_id)
+        self._workflow_of.move_to_end(form.slug)
+        if len(self._workflow_of) > self.REMEMBERED:
+            self._workflow_of.popitem(last=False)
 
     async def create(self, form: Form) -> Form:
         try:

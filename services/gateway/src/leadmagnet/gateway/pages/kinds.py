@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from leadmagnet.common.jobflow import completed_artifacts
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import Job, JobStatus
 from leadmagnet.common.platform import Platform
@@ -460,7 +461,7 @@ async def kit_zip(request: Request) -> Response:
         return message_page(404, "Not found", "We cannot find this page. Check the link you used.")
     if not delivers(job):
         return message_page(409, "Not ready", "The kit is not finished yet: nothing to download.")
-    artifacts = await platform.artifacts.list_for_job(job.job_id)
+    artifacts = await completed_artifacts(platform, job)
     keys = sorted(
         (a.s3_key, name) for a in artifacts if (name := _zip_name(job, a.s3_key)) is not None
     )

@@ -41,7 +41,7 @@ async def accept_submission(
 ) -> JobAccepted:
     """Validate, store the submission and the pending job, publish ``job.requested``.
     The JSON API and the hosted form page both submit through here."""
-    form = await platform.forms.get(slug)
+    form, workflow = await platform.forms.with_workflow(slug, platform.workflows)
     if form is None:
         raise HTTPError(404, "form_not_found", f"no form with slug {slug!r}")
     await check_submit_quota(platform, form)  # 429 past the tenant's per-form budget
@@ -63,7 +63,6 @@ async def accept_submission(
             "some fields are invalid",
             [ErrorDetail(loc=f"body.{name}", message=msg) for name, msg in sorted(errors.items())],
         )
-    workflow = await platform.workflows.get(form.tenant_id, form.workflow_id)
     if workflow is None:
         raise HTTPError(409, "form_misconfigured", "this form's workflow no longer exists")
     job_id = new_job_id()

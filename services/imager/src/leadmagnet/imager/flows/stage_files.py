@@ -1,7 +1,7 @@
 """What an imager stage's work writes about its job, the stage runtime's way: each file stored
-at once with its record in the work's batch (``ArtifactStore.batch``: one BatchWriteItem), and
-the job's side — the file's registration, an image's cost — written with the run's result (one
-UpdateItem for the whole work instead of one per file and per image)."""
+at once, and the job's side — the file's record, an image's cost — written with the run's result
+(one UpdateItem for the whole work instead of one per file and per image). Outside a run the
+records go with the work's batch (``ArtifactStore.batch``: one BatchWriteItem)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ async def put_file(
     content_type: str,
     public: bool = True,
 ) -> Artifact:
-    """Store a file of the job (its record goes with ``batch``) and register it on the job."""
+    """Store a file of the job and record it: on the job item with the run's result, or (outside
+    a run) with ``batch`` and the job's list of artifact ids."""
     artifact = await batch.put(
         tenant_id=call.job.tenant_id,
         job_id=call.job.job_id,
@@ -41,6 +42,7 @@ async def put_file(
         content_type=content_type,
         public=public,
         key=key,
+        record=call.charges is None,
     )
     if call.charges is not None:
         call.charges.artifacts.append(artifact)

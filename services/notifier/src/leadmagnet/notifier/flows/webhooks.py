@@ -17,7 +17,13 @@ from leadmagnet.common.errors import ConflictError, TransientError
 from leadmagnet.common.events import CloudEvent
 from leadmagnet.common.events.jobs import JobCancelled, JobCompleted, JobFailed
 from leadmagnet.common.logging import get_logger
-from leadmagnet.common.models import TERMINAL_STATUSES, TimelineEvent, WebhookFormat, Workflow
+from leadmagnet.common.models import (
+    TERMINAL_STATUSES,
+    Job,
+    TimelineEvent,
+    WebhookFormat,
+    Workflow,
+)
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import PRODUCT_KIND
 from leadmagnet.common.stages import JobStage, Output, StageCall
@@ -133,18 +139,42 @@ async def deliver(
 Outcome = JobCompleted | JobFailed | JobCancelled
 
 
+def asks_for(workflow: Workflow | None, event: CloudEvent[Any]) -> bool:
+    """Whether ``workflow`` has a webhook for this outcome (``webhook_events``)."""
+    return (
+        workflow is not None
+        and bool(workflow.webhook_url)
+        and (event_name(event) in workflow.webhook_events)
+    )
+
+
+async def webhook_target(platform: Platform, job: Job, event: CloudEvent[Any]) -> Workflow | None:
+    """The workflow whose webhook this outcome goes to, or None.
+
+    Whether to send is the workflow's as the job was created with it (at its revision, kept
+    per process: no read for the many workflows without a webhook); where to, and signed with
+    which secret, is the workflow's now (a rotated secret signs, a removed webhook stops)."""
+    workflow_id = event.data.workflow_id
+    if not workflow_id:
+        return None
+    if job.workflow_rev is not None:
+        at_submit = await platform.workflows.at(job.tenant_id, workflow_id, job.workflow_rev)
+        if not asks_for(at_submit, event):
+            return None
+    current = await platform.workflows.get(job.tenant_id, workflow_id)
+    if current is None or not current.webhook_secret or not asks_for(current, event):
+        return None
+    return current
+
+
 async def on_job_finished(call: StageCall[Outcome], _: dict[str, Any]) -> list[Output]:
     """On every delivery: (re)write the job's files, then deliver the webhook once per outcome
     (the record is keyed by the event id: a retried job's second outcome is sent too)."""
-    platform, job, data, event = call.platform, call.job, call.data, call.event
+    platform, job, event = call.platform, call.job, call.event
     await write_job_files(platform, job)
-    if not data.workflow_id:
+    workflow = await webhook_target(platform, job, event)
+    if workflow is None:
         return []
-    workflow = await platform.workflows.get(data.tenant_id, data.workflow_id)
-    if workflow is None or not workflow.webhook_url or not workflow.webhook_secret:
-        return []
-    if event_name(event) not in workflow.webhook_events:
-        return []  # the workflow asked for other outcomes only
     await call.once(f"{STAGE}.{event.id}", lambda: deliver(platform, workflow, event, call.attempt))
     return []
 
