@@ -33,7 +33,13 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock libs/*/pyproject.toml services/*/p
 	$(UV) sync --frozen --all-packages
 	@touch $@
 
-install: $(VENV)/.synced
+# botocore's data cut down to the services we call, without documentation
+# (leadmagnet.common.aws_data): about 10 MiB less in every process. Rewritten after each sync.
+BOTOCORE_DATA := $(VENV)/share/leadmagnet/botocore-data
+$(BOTOCORE_DATA)/botocore-version: $(VENV)/.synced
+	$(VENV)/bin/python -m leadmagnet.common.aws_data --out $(BOTOCORE_DATA)
+
+install: $(VENV)/.synced $(BOTOCORE_DATA)/botocore-version
 
 run: install
 	$(VENV)/bin/leadmagnet dev

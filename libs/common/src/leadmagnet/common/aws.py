@@ -24,9 +24,11 @@ from urllib.parse import urlsplit
 from aiobotocore.config import AioConfig
 from aiobotocore.credentials import create_credential_resolver
 from aiobotocore.session import get_session
+from botocore.context import get_context
 from botocore.exceptions import BotoCoreError
 
 from . import tracing
+from .aws_data import use_trimmed_data
 from .settings import Settings
 
 SERVICES = ("sqs", "sns", "dynamodb", "s3", "ses", "secretsmanager", "sts")
@@ -82,6 +84,33 @@ async def credentials_configured(session: Any) -> bool:
         return await resolver.load_credentials() is not None
     except BotoCoreError:
         return True  # something is configured (a broken profile...): let the SDK say what
+
+
+def cache_user_agent(client: Any) -> None:
+    """Build each User-Agent string a client sends once.
+
+    botocore builds the header from scratch twice per request (about a tenth of a call's CPU):
+    from parts fixed when the client is made, and the SDK features the request used (retry
+    mode, pagination...), which are part of the key here. A botocore without the builder this
+    expects keeps its own."""
+    creator: Any = getattr(client, "_user_agent_creator", None)
+    build = getattr(creator, "to_string", None)
+    if build is None:
+        return
+    built: dict[tuple[frozenset[str], frozenset[str]], str] = {}
+
+    def to_string() -> str:
+        context = get_context()
+        key = (
+            frozenset(getattr(creator, "_client_features", None) or ()),
+            frozenset(context.features) if context is not None else frozenset(),
+        )
+        text = built.get(key)
+        if text is None:
+            text = built[key] = build()
+        return text
+
+    creator.to_string = to_string
 
 
 # Attributes of an aiobotocore client that are not coroutine operations: a client that does not
@@ -144,6 +173,7 @@ class AwsClients:
         self._creating = asyncio.Lock()  # one creation at a time: concurrent first uses share it
         self._dummy_credentials: dict[str, str] | None = None  # decided on the first local client
         self._session = get_session()
+        use_trimmed_data(self._session)  # our services' models only, without documentation
         self._config = AioConfig(
             region_name=settings.aws_region,
             max_pool_connections=settings.aws_max_pool_connections,
@@ -153,6 +183,11 @@ class AwsClients:
             s3={"addressing_style": "path"},
             signature_version="s3v4",
             user_agent_extra=user_agent_extra,
+            # The SDK's own check of every request against the service model costs CPU on each
+            # call (a walk of the parameters; more for the larger items) and catches nothing
+            # for our clients: their parameters are built by our stores from validated pydantic
+            # models, and the service still rejects a bad request. Extra clients keep it.
+            parameter_validation=False,
         )
 
     async def __aenter__(self) -> AwsClients:
@@ -207,6 +242,7 @@ class AwsClients:
         client.meta.events.register("before-call", self._count)
         for event, handler in tracing.aws_call_hooks().items():
             client.meta.events.register_first(event, handler)
+        cache_user_agent(client)
 
     def _count(self, model: Any, **_: Any) -> None:
         self.call_counts[(model.service_model.service_name, model.name)] += 1
@@ -227,7 +263,8 @@ class AwsClients:
                 raise RuntimeError("AwsClients used outside 'async with'")
             async with self._creating:
                 if service not in self._clients:
-                    await self._create(service, self._config.merge(AioConfig(**config)), {})
+                    extra = AioConfig(**{"parameter_validation": True, **config})
+                    await self._create(service, self._config.merge(extra), {})
         return self._clients[service]
 
     @property

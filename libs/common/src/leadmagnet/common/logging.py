@@ -98,7 +98,11 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks whether or not rich is installed (structlog loads without it:
+        # leadmagnet.common's __init__).
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[
