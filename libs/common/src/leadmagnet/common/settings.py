@@ -54,7 +54,11 @@ class Settings(BaseSettings):
         "crashed worker's message is retried. Tests use small values.",
     )
     consumer_shutdown_grace_seconds: float = Field(30.0, gt=0, le=110)
-    consumer_ack_flush_seconds: float = Field(0.05, gt=0, le=5)
+    # How long a delete or visibility change waits for others to share its batch call (the AWS
+    # SDK for Java's buffered SQS client holds a batch open 200 ms by default). Nothing waits on
+    # a delete: a message handled is only deleted up to this much later (a crash in between
+    # redelivers it, which the stages absorb).
+    consumer_ack_flush_seconds: float = Field(0.2, gt=0, le=5)
     health_file: Path | None = Field(
         Path("/tmp/leadmagnet-health"),  # noqa: S108 - container-local liveness file
         description="Workers touch this file on every poll; a HEALTHCHECK tests its age.",
