@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from botocore.context import start_as_current_context
@@ -16,14 +15,11 @@ from botocore.validate import ParamValidationDecorator
 from leadmagnet.common.aws import AwsClients
 from leadmagnet.common.settings import Settings
 
+pytestmark = pytest.mark.usefixtures("isolated_aws_env")
+
 
 @pytest.fixture(autouse=True)
-def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+def service_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEADMAGNET_SERVICE", "reporter")
 
 
