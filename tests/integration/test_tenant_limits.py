@@ -206,7 +206,7 @@ async def test_model_slots_count_up_to_the_limit_and_free_on_release_or_lapse(
     tenant = f"ten_{secrets.token_hex(6)}"
     held = [await slots.acquire(tenant, 3, lease_seconds=60) for _ in range(3)]
     assert all(isinstance(h, HeldSlot) for h in held)
-    assert sorted(h.slot for h in held if isinstance(h, HeldSlot)) == [0, 1, 2]
+    assert len({h.holder for h in held if isinstance(h, HeldSlot)}) == 3
 
     refused = await slots.acquire(tenant, 3, lease_seconds=60, retry_after=5)
     assert isinstance(refused, NoSlot)
@@ -217,24 +217,60 @@ async def test_model_slots_count_up_to_the_limit_and_free_on_release_or_lapse(
     first = held[0]
     assert isinstance(first, HeldSlot)
     await slots.release(first)
+    await slots.release(first)  # a second release frees nothing more
     again = await slots.acquire(tenant, 3, lease_seconds=60)
     assert isinstance(again, HeldSlot)
-    assert again.slot == first.slot
     assert isinstance(await slots.acquire(tenant, 3, lease_seconds=60), NoSlot)
+    # a lowered limit: the holders above it still count, a raised one makes room
+    assert isinstance(await slots.acquire(tenant, 2, lease_seconds=60), NoSlot)
+    assert isinstance(await slots.acquire(tenant, 4, lease_seconds=60), HeldSlot)
 
     # A crashed holder's slot frees itself when its lease lapses (seen from a later clock).
     lapsed_tenant = f"ten_{secrets.token_hex(6)}"
     now = time.time()
     crashed = await slots.acquire(lapsed_tenant, 1, lease_seconds=10, now=now)
     assert isinstance(crashed, HeldSlot)
-    assert isinstance(await slots.acquire(lapsed_tenant, 1, lease_seconds=10, now=now + 5), NoSlot)
+    busy = await slots.acquire(lapsed_tenant, 1, lease_seconds=10, now=now + 5, retry_after=30)
+    assert isinstance(busy, NoSlot)
+    assert 1 <= busy.retry_after < 6  # the lapse is the earliest a slot frees
     taken_over = await slots.acquire(lapsed_tenant, 1, lease_seconds=60, now=now + 11)
     assert isinstance(taken_over, HeldSlot)
     # the old holder can neither renew nor release what is no longer its own
     assert not await slots.renew(crashed, 60)
     await slots.release(crashed)
     assert isinstance(await slots.acquire(lapsed_tenant, 1, lease_seconds=60), NoSlot)
-    assert await slots.renew(taken_over, 60)
+    # a renewal moves the lease: past the end of the first one it is still held
+    assert await slots.renew(taken_over, 600)
+    assert isinstance(
+        await slots.acquire(lapsed_tenant, 1, lease_seconds=60, now=now + 100), NoSlot
+    )
+
+
+async def test_model_slots_racing_claims_never_exceed_the_limit(platform: Platform) -> None:
+    """Claimants racing (as replicas do) for a new tenant's slots, some of them lapsed: exactly
+    the limit wins, whatever the interleaving."""
+    slots = ModelSlots(platform.aws, platform.resources.table("model_slots"))
+    tenant = f"ten_{secrets.token_hex(6)}"
+    claims = await asyncio.gather(*(slots.acquire(tenant, 5, lease_seconds=60) for _ in range(12)))
+    won = [c for c in claims if isinstance(c, HeldSlot)]
+    assert len(won) == 5, claims
+    # a process's racing first claims of a tenant: one creates its item, each other writes once
+    before = sum(platform.aws.call_counts.values())
+    fresh = ModelSlots(platform.aws, platform.resources.table("model_slots"))
+    other = f"ten_{secrets.token_hex(6)}"
+    claims = await asyncio.gather(*(fresh.acquire(other, 8, lease_seconds=60) for _ in range(8)))
+    assert all(isinstance(c, HeldSlot) for c in claims), claims
+    assert sum(platform.aws.call_counts.values()) - before == 8
+
+    lapsing = f"ten_{secrets.token_hex(6)}"
+    now = time.time()
+    for _ in range(3):  # three crashed holders
+        assert isinstance(await slots.acquire(lapsing, 4, lease_seconds=10, now=now), HeldSlot)
+    later = now + 11
+    claims = await asyncio.gather(
+        *(slots.acquire(lapsing, 4, lease_seconds=60, now=later) for _ in range(8))
+    )
+    assert len([c for c in claims if isinstance(c, HeldSlot)]) == 4, claims
 
 
 async def test_the_guard_raises_tenant_busy_at_the_tenants_own_limit(platform: Platform) -> None:

@@ -1,11 +1,14 @@
 """Map the providers' typed errors to our two kinds, once for every provider.
 
-The SDKs are imported only when an error of theirs is mapped (a process that uses one provider
-never imports the others); botocore's exceptions come with aiobotocore, which every service has.
+The SDKs' error classes are looked up among the modules already imported: an SDK the process
+never imported cannot have raised, and importing one to find out (anthropic takes a second or
+two of CPU) would stall the event loop on the first failed call. botocore's exceptions come with
+aiobotocore, which every service has.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from botocore.exceptions import (
@@ -61,28 +64,36 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
+SDKS = ("openai", "anthropic")
+
+
+def _sdk_errors(name: str) -> tuple[type[Exception], ...]:
+    """The error class ``name`` of each SDK this process has imported."""
+    return tuple(getattr(sys.modules[sdk], name) for sdk in SDKS if sdk in sys.modules)
+
+
 def map_sdk_error(provider: str, err: Exception) -> LeadmagnetError:
     """SDK exception -> TransientError (with Retry-After) or PermanentError."""
-    import anthropic
-    import openai
-
-    timeouts = (openai.APITimeoutError, anthropic.APITimeoutError)
-    connection = (openai.APIConnectionError, anthropic.APIConnectionError)
-    status_errors = (openai.APIStatusError, anthropic.APIStatusError)
+    timeouts = _sdk_errors("APITimeoutError")
+    connection = _sdk_errors("APIConnectionError")
+    status_errors = _sdk_errors("APIStatusError")
     if isinstance(err, timeouts):
         return TransientError(f"{provider} request timed out", code="provider_timeout")
     if isinstance(err, connection):
         return TransientError(f"{provider} connection failed", code="provider_unreachable")
     if isinstance(err, status_errors):
-        status = err.status_code
-        request_id = getattr(err, "request_id", None)
+        failed: Any = err  # openai's or anthropic's APIStatusError: the same attributes
+        status = int(failed.status_code)
+        request_id = getattr(failed, "request_id", None)
         detail = _message(err)
         text = f"{provider} answered {status}: {detail}" + (
             f" (request {request_id})" if request_id else ""
         )
         if status in TRANSIENT_STATUSES or status >= 500:
             code = "provider_rate_limited" if status == 429 else "provider_unavailable"
-            return TransientError(text, code=code, retry_after=_retry_after(err.response.headers))
+            return TransientError(
+                text, code=code, retry_after=_retry_after(failed.response.headers)
+            )
         return PermanentError(text, code="provider_rejected")
     return TransientError(f"{provider} call failed: {type(err).__name__}", code="provider_error")
 
