@@ -126,21 +126,30 @@ def report(results: dict[str, Any], command: str) -> str:
         total = sum(r["calls"].values()) / jobs
         rows.append(["**total**", f"**{total:.2f}**", f"{total + saved:.2f} without batching"])
         lines += _table(["service:operation", "calls per job", "if not batched"], rows)
-        ours = costs.per_million(r["calls"], jobs)
+        ours = costs.per_million(r["calls"], jobs, r.get("units"))
+        units = r.get("units", {})
+        writes = sum(u for k, u in units.items() if k.split(":", 1)[1] in costs.DDB_WRITES)
+        reads = sum(u for k, u in units.items() if k.split(":", 1)[1] not in costs.DDB_WRITES)
         sfn = costs.seed_designs(r["funnel_images"])["lead_magnet"].per_million()
         lines += [
             "",
             "### AWS cost per 1 M jobs (list prices, us-east-1)",
             "",
             *_table(
-                ["this design (measured calls)", "USD per 1 M jobs"],
+                ["this design (measured calls; DynamoDB by request units)", "USD per 1 M jobs"],
                 [[s, f"{v:,.2f}"] for s, v in sorted(ours["by_service"].items())]
                 + [["**total API cost**", f"**{ours['total']:,.2f}**"]],
             ),
             "",
-            "DynamoDB is priced at one request unit per call (items here are under 1 KB to write"
-            " and 4 KB to read; larger ones cost more). Compute is extra: see the Fargate figure"
-            " in the concurrency section.",
+            "DynamoDB is priced at the request units metered for each call from the item sizes,"
+            " as on-demand DynamoDB bills (a write: a unit per KiB of the larger of the item"
+            " before and after it; a read: a unit per 4 KiB, half when eventually consistent;"
+            " `leadmagnet.testing.request_units`): per job"
+            f" **{writes / jobs:.2f} write units** and **{reads / jobs:.2f} read units** for"
+            f" {sum(n for k, n in r['calls'].items() if k.startswith('dynamodb:')) / jobs:.2f}"
+            " DynamoDB calls (the job item carries its timeline and its files' records, a few"
+            " KiB by the end). Compute is extra: see the Fargate figure in the concurrency"
+            " section.",
             "",
             f"The seeds' design (a Step Functions Standard execution per job, about"
             f" {costs.SFN_TRANSITIONS_PER_JOB} state transitions, and a Lambda of"

@@ -113,13 +113,18 @@ def unit_price(service: str, operation: str) -> float:
     return PRICE.get(service, 0.0)
 
 
-def per_million(calls: dict[str, int], jobs: int) -> dict[str, Any]:
-    """USD per 1 M jobs by service, from calls counted over ``jobs`` completed jobs."""
+def per_million(
+    calls: dict[str, int], jobs: int, units: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """USD per 1 M jobs by service, from calls counted over ``jobs`` completed jobs; DynamoDB's
+    from the request ``units`` metered for each operation (item sizes) where given, else one
+    unit per call."""
     by_service: dict[str, float] = {}
     for key, n in calls.items():
         service, operation = key.split(":", 1)
+        billed = units.get(key, float(n)) if units is not None and service == "dynamodb" else n
         by_service[service] = (
-            by_service.get(service, 0.0) + n / jobs * unit_price(service, operation) * 1e6
+            by_service.get(service, 0.0) + billed / jobs * unit_price(service, operation) * 1e6
         )
     return {"by_service": by_service, "total": sum(by_service.values())}
 

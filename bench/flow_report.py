@@ -9,7 +9,7 @@ from typing import Any
 from leadmagnet.cli.devstack import SERVICES
 
 from . import costs
-from .measure import NOT_THE_PLATFORM, platform_calls
+from .measure import NOT_THE_PLATFORM, platform_calls, platform_units
 
 LEAD_MAGNET = "lead_magnet"
 TITLES = {
@@ -81,7 +81,7 @@ def summary(results: dict[str, dict[str, Any]], funnel_images: int) -> list[str]
     for name, r in results.items():
         jobs = _per_job(r)
         calls, _ = platform_calls(r)
-        api = costs.per_million(dict(calls), jobs)["total"]
+        api = costs.per_million(dict(calls), jobs, platform_units(r))["total"]
         seed = designs[name].per_million()["total"]
         rows.append(
             [
@@ -134,7 +134,8 @@ def operation_matrix(results: dict[str, dict[str, Any]]) -> list[str]:
 def cost_matrix(results: dict[str, dict[str, Any]], funnel_images: int) -> list[str]:
     designs = costs.seed_designs(funnel_images)
     ours = {
-        n: costs.per_million(dict(platform_calls(r)[0]), _per_job(r)) for n, r in results.items()
+        n: costs.per_million(dict(platform_calls(r)[0]), _per_job(r), platform_units(r))
+        for n, r in results.items()
     }
     services = sorted({s for o in ours.values() for s in o["by_service"]})
     rows = [[s] + [f"{ours[n]['by_service'].get(s, 0.0):,.2f}" for n in results] for s in services]
@@ -210,7 +211,9 @@ def section(pipeline: dict[str, Any], drives: dict[str, str]) -> list[str]:
         "",
         *cost_matrix(results, images),
         "",
-        "The seeds' designs, priced from their documented states (Standard workflows: every"
+        "This design's DynamoDB is priced at the request units metered from item sizes (see"
+        " the lead-magnet section), the rest per call. The seeds' designs, priced from their"
+        " documented states (Standard workflows: every"
         f" state entered is a transition) and Lambdas of {costs.LAMBDA_GB:.0f} GB billed while"
         f" they wait: {costs.LLM_SECONDS:.0f} s per text/vision model call,"
         f" {costs.IMAGE_SECONDS:.0f} s per image generation, {costs.SHORT_LAMBDA_SECONDS} s for"

@@ -56,7 +56,21 @@ class Window:
                 f"{c}:{s}:{o}": n for (c, s, o), n in sorted(by_caller.items()) if n > 0
             },
             "batched_by_caller": {f"{c}:{s}:{o}": n for (c, s, o), n in sorted(batched.items())},
+            "units_by_caller": {
+                f"{c}:{s}:{o}": u for (c, s, o), u in sorted(self.counter.units_snapshot().items())
+            },
         }
+
+
+def platform_units(result: dict[str, Any]) -> dict[str, float]:
+    """DynamoDB request units (``request_units``) by ``dynamodb:operation``, the benchmark's own
+    left out."""
+    units: dict[str, float] = {}
+    for key, n in result.get("units_by_caller", {}).items():
+        caller, op = key.split(":", 1)
+        if caller not in NOT_THE_PLATFORM:
+            units[op] = units.get(op, 0.0) + n
+    return units
 
 
 def platform_calls(result: dict[str, Any]) -> tuple[Counter[str], Counter[str]]:

@@ -41,7 +41,7 @@ from leadmagnet.testing.subscriber import external_subscriber
 
 from .common import fresh_topology, peak_rss_mib, rss_mib
 from .flows import Client, demo_funnel_images, gate_workflow, run_flow
-from .measure import OBSERVER, Window, cpu_seconds, platform_calls
+from .measure import OBSERVER, Window, cpu_seconds, platform_calls, platform_units
 
 FIELDS = {"name": "Ada", "email": "ada@example.com", "company": "Acme", "goal": "bench"}
 HOPS = 3  # job.requested -> reporter, report.generated -> renderer, job.completed -> notifier
@@ -225,6 +225,7 @@ async def run(
         "idle_rss_mib": idle_rss,
         "peak_rss_mib": peak_rss,
         "calls": dict(sorted(calls.items())),
+        "units": dict(sorted(platform_units(lead_magnet).items())),
         "batched_entries": dict(sorted(batched.items())),
         "flows": flows,
         "funnel_images": demo_funnel_images(),

@@ -10,13 +10,16 @@ import re
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 from leadmagnet.cli.embedded_aws import KeepAliveMotoServer, make_dynamodb_atomic
+
+from .request_units import READS, WRITES, RequestUnitMeter
 
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -32,7 +35,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([a-z0-9-]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([^/]+)/([a-z0-9-]+)/aws4_request")
 _BATCH_ENTRY = re.compile(r"^(?:PublishBatchRequestEntries|Entries)\.member\.(\d+)\.Id$")
 _CALLER = re.compile(r"\bleadmagnet/([A-Za-z0-9_.-]+)")
 HARNESS = "harness"  # calls without a service tag: the benchmark or test itself, presigned URLs
@@ -51,6 +54,7 @@ class AwsCallCounter:
         self.by_caller: Counter[tuple[str, str, str]] = Counter()
         self.batched_by_caller: Counter[tuple[str, str, str]] = Counter()
         self.cpu_seconds: dict[str, float] = {}
+        self.units_by_caller: defaultdict[tuple[str, str, str], float] = defaultdict(float)
         self._lock = threading.Lock()
 
     def reset(self) -> None:
@@ -60,6 +64,7 @@ class AwsCallCounter:
             self.by_caller.clear()
             self.batched_by_caller.clear()
             self.cpu_seconds.clear()
+            self.units_by_caller.clear()
 
     def snapshot(self) -> tuple[Counter[tuple[str, str]], Counter[tuple[str, str]]]:
         with self._lock:
@@ -76,18 +81,27 @@ class AwsCallCounter:
                 dict(self.cpu_seconds),
             )
 
+    def units_snapshot(self) -> dict[tuple[str, str, str], float]:
+        """DynamoDB request units (write and read) by (caller, "dynamodb", operation)."""
+        with self._lock:
+            return dict(self.units_by_caller)
+
     def add_cpu(self, caller: str, seconds: float) -> None:
         with self._lock:
             self.cpu_seconds[caller] = self.cpu_seconds.get(caller, 0.0) + seconds
 
     def record(self, environ: dict[str, Any], body: bytes) -> str:
         """Count one call; its caller."""
+        return self.classify(environ, body).caller
+
+    def classify(self, environ: dict[str, Any], body: bytes) -> Call:
+        """Count one call; who made it, and what it is."""
         caller_tag = _CALLER.search(environ.get("HTTP_USER_AGENT", ""))
         caller = caller_tag.group(1) if caller_tag else HARNESS
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         auth = environ.get("HTTP_AUTHORIZATION", "") or environ.get("QUERY_STRING", "")
         scope = _SCOPE.search(auth.replace("%2F", "/"))
-        service = scope.group(1) if scope else "unknown"
+        service = scope.group(2) if scope else "unknown"
         if service == "unknown" and "Signature=" in environ.get("QUERY_STRING", ""):
             service = "s3"  # a presigned GET (the only presigned URLs the platform makes)
         entries = 0
@@ -117,7 +131,12 @@ class AwsCallCounter:
             if entries:
                 self.batched_entries[(service, operation)] += entries
                 self.batched_by_caller[(caller, service, operation)] += entries
-        return caller
+        return Call(caller, service, operation, scope.group(1) if scope else "us-east-1")
+
+    def add_units(self, caller: str, operation: str, write: float, read: float) -> None:
+        """DynamoDB request units a call consumed (``request_units``)."""
+        with self._lock:
+            self.units_by_caller[(caller, "dynamodb", operation)] += write + read
 
 
 def _counting(app: Callable[..., Iterable[bytes]], counter: AwsCallCounter) -> Any:
@@ -126,7 +145,17 @@ def _counting(app: Callable[..., Iterable[bytes]], counter: AwsCallCounter) -> A
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
-        caller = counter.record(environ, body)
+        call = counter.classify(environ, body)
+        metering = call.service == "dynamodb" and call.operation in (WRITES | READS)
+        metered_in = time.thread_time()
+        if metering:  # sized before the write; its own time is not the endpoint's
+            meter = RequestUnitMeter(call.region)
+            try:
+                payload = json.loads(body or b"{}")
+            except ValueError:
+                payload, metering = {}, False
+            touched = meter.before(call.operation, payload)
+        metering_time = time.thread_time() - metered_in
         result = app(environ, start_response)
         try:
             chunks = list(result)  # the response built here, on this thread's clock
@@ -134,10 +163,26 @@ def _counting(app: Callable[..., Iterable[bytes]], counter: AwsCallCounter) -> A
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        counter.add_cpu(caller, time.thread_time() - started)
+        if metering:
+            metered_in = time.thread_time()
+            write, read = meter.units(call.operation, payload, touched, b"".join(chunks))
+            counter.add_units(call.caller, call.operation, write, read)
+            metering_time += time.thread_time() - metered_in
+        counter.add_cpu(call.caller, time.thread_time() - started - metering_time)
         return chunks
 
     return wrapped
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API call the endpoint served: who made it (``leadmagnet/<service>`` tag), what it
+    is, and the region it was signed for."""
+
+    caller: str
+    service: str
+    operation: str
+    region: str
 
 
 @contextmanager
