@@ -33,6 +33,7 @@ from leadmagnet.common.ids import new_job_id
 from leadmagnet.common.models import CallbackGate, Job, JobStatus
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.products import PRODUCT_KIND, generated_key, thumbnail_key
+from leadmagnet.common.stores.artifacts import JobFile
 from leadmagnet.testing.browser import no_dialogs
 from leadmagnet.testing.client import GatewayClient
 from leadmagnet.testing.fake_llm import FakeLLMServer
@@ -128,24 +129,28 @@ async def completed_kit(platform: Platform, demo: Demo) -> Job:
         ctype = "application/json" if name.endswith(".json") else "image/png"
         key = generated_key(job.job_id, name)
         await platform.artifacts.put(
-            tenant_id=demo.tenant_id,
-            job_id=job.job_id,
-            kind=name.split("/")[0],
-            filename=name.rsplit("/", 1)[-1],
-            body=body,
-            content_type=ctype,
-            key=key,
+            demo.tenant_id,
+            job.job_id,
+            JobFile(
+                kind=name.split("/")[0],
+                filename=name.rsplit("/", 1)[-1],
+                body=body,
+                content_type=ctype,
+                key=key,
+            ),
         )
     buf = io.BytesIO()
     Image.new("RGB", (32, 32), (255, 107, 53)).save(buf, format="WEBP")
     await platform.artifacts.put(
-        tenant_id=demo.tenant_id,
-        job_id=job.job_id,
-        kind="thumbnail",
-        filename="modern-v1-thumb.webp",
-        body=buf.getvalue(),
-        content_type="image/webp",
-        key=thumbnail_key(job.job_id, "modern-v1"),
+        demo.tenant_id,
+        job.job_id,
+        JobFile(
+            kind="thumbnail",
+            filename="modern-v1-thumb.webp",
+            body=buf.getvalue(),
+            content_type="image/webp",
+            key=thumbnail_key(job.job_id, "modern-v1"),
+        ),
     )
     await platform.jobs.record(
         job.job_id,

@@ -19,7 +19,7 @@ from leadmagnet.common.models import Job
 from leadmagnet.common.products import PRODUCT_KIND, ProductPreferences, basic_cv_analysis
 from leadmagnet.common.providers import OfflineProvider
 from leadmagnet.common.stages import Charges
-from leadmagnet.common.stores.artifacts import ArtifactBatch
+from leadmagnet.common.stores.artifacts import ArtifactBatch, JobFile
 from leadmagnet.imager.flows import product_analysis, product_images
 
 MARKER = (0, 200, 90)
@@ -56,9 +56,9 @@ def fake_platform(upload: bytes, files: dict[str, bytes]) -> Any:
     async def record(*args: Any, **kwargs: Any) -> None:
         return None
 
-    async def put(**kw: Any) -> Any:
-        files[kw["key"]] = kw["body"]
-        return SimpleNamespace(artifact_id=f"art_{len(files)}", s3_key=kw["key"])
+    async def put(tenant_id: str, job_id: str, file: JobFile) -> Any:
+        files[str(file.key)] = file.body
+        return SimpleNamespace(artifact_id=f"art_{len(files)}", s3_key=file.key)
 
     async def list_for_job(job_id: str, registered: Any = ()) -> list[Any]:
         return [SimpleNamespace(s3_key=k) for k in files]

@@ -17,6 +17,7 @@ from leadmagnet.common.jobflow import job_artifacts, registered_artifacts, withd
 from leadmagnet.common.models import Form, FormField, Job, Workflow
 from leadmagnet.common.platform import Platform
 from leadmagnet.common.settings import Settings
+from leadmagnet.common.stores.artifacts import JobFile
 from leadmagnet.common.stores.jobs import JobChange
 
 
@@ -37,12 +38,9 @@ async def job_with_a_registered_file(platform: Platform) -> Job:
     job = Job(job_id=new_job_id(), tenant_id="ten_files")
     await platform.jobs.create(job)
     stored = await platform.artifacts.store(
-        tenant_id=job.tenant_id,
-        job_id=job.job_id,
-        kind="report_markdown",
-        filename="report.md",
-        body=b"# report",
-        content_type="text/markdown",
+        job.tenant_id,
+        job.job_id,
+        JobFile("report_markdown", "report.md", b"# report", "text/markdown"),
     )
     change = JobChange()
     change.charge(artifacts=[stored.model_dump(mode="json")])

@@ -35,6 +35,7 @@ from leadmagnet.common.stages import (
     guarded_job,
     run_job_stage,
 )
+from leadmagnet.common.stores.artifacts import JobFile
 from leadmagnet.common.stores.jobs import JobChange, claim_run
 
 
@@ -231,7 +232,9 @@ async def test_a_stage_runs_its_work_once_and_writes_it_with_its_charges_in_one_
         runs.append(call.attempt)
         call.charges.costs.append(cost())  # type: ignore[union-attr]
         await call.put_artifact(
-            kind="report_markdown", filename="r.md", body=b"# hi", content_type="text/markdown"
+            JobFile(
+                kind="report_markdown", filename="r.md", body=b"# hi", content_type="text/markdown"
+            )
         )
         await call.note(TimelineEvent.REPORT_GENERATED, "written", {"n": 1})
         return {"answer": 42}
@@ -371,7 +374,9 @@ async def test_a_job_completed_by_another_branch_meanwhile_keeps_its_files(
 
     async def work(call: StageCall[JobRequested]) -> dict[str, Any]:
         await call.put_artifact(
-            kind="report_markdown", filename="r.md", body=b"# hi", content_type="text/markdown"
+            JobFile(
+                kind="report_markdown", filename="r.md", body=b"# hi", content_type="text/markdown"
+            )
         )
         await runtime.jobs.record(
             job_id, TimelineEvent.JOB_PROCESSING, "the other branch", status=JobStatus.PROCESSING

@@ -19,6 +19,7 @@ from .models import Artifact, Job, JobStatus, TimelineEvent, utcnow
 from .money import micros_to_usd
 from .platform import Platform
 from .providers.base import CallCost, Provider, TextRequest, TextResult
+from .stores.artifacts import JobFile
 from .tenant_limits import within_model_slot
 
 log = get_logger()
@@ -286,28 +287,14 @@ async def generate_text(
 async def store_artifact(
     platform: Platform,
     job: Job,
+    file: JobFile,
     *,
-    kind: str,
-    filename: str,
-    body: bytes,
-    content_type: str,
-    public: bool = False,
-    key: str | None = None,
     register: Callable[[Artifact], None] | None = None,
 ) -> Artifact:
     """Store a file of the job and register it on the job (views list what is registered):
     the one way a stage writes a deliverable (``StageCall.put_artifact`` is this).
     ``register``: collect the registration for a later write (the stage runtime's)."""
-    artifact = await platform.artifacts.store(
-        tenant_id=job.tenant_id,
-        job_id=job.job_id,
-        kind=kind,
-        filename=filename,
-        body=body,
-        content_type=content_type,
-        public=public,
-        key=key,
-    )
+    artifact = await platform.artifacts.store(job.tenant_id, job.job_id, file)
     if register is not None:  # recorded on the job item with the run's result
         register(artifact)
     else:

@@ -55,6 +55,7 @@ from .logging import get_logger
 from .models import Artifact, Job, JobStatus, LogLevel, LogType, TimelineEvent
 from .platform import Platform
 from .providers.base import CallCost, Provider, TextRequest, TextResult
+from .stores.artifacts import JobFile
 from .stores.jobs import JobChange, Refused, claim_run, extend_run, finish_run, release_run
 from .stores.jobs import timeline_entry as _timeline_entry
 from .topology import Topology
@@ -147,29 +148,11 @@ class StageCall(Generic[E]):
     def attempt(self) -> int:
         return self.ctx.receive_count
 
-    async def put_artifact(
-        self,
-        *,
-        kind: str,
-        filename: str,
-        body: bytes,
-        content_type: str,
-        public: bool = False,
-        key: str | None = None,
-    ) -> Artifact:
+    async def put_artifact(self, file: JobFile) -> Artifact:
         """Store a file of this job and register it on the job (views list what is registered;
         during the work, the registration is written with the run's result)."""
-        return await store_artifact(
-            self.platform,
-            self.job,
-            kind=kind,
-            filename=filename,
-            body=body,
-            content_type=content_type,
-            public=public,
-            key=key,
-            register=self.charges.artifacts.append if self.charges is not None else None,
-        )
+        register = self.charges.artifacts.append if self.charges is not None else None
+        return await store_artifact(self.platform, self.job, file, register=register)
 
     async def generate_text(
         self, request: TextRequest, *, provider: Provider | None = None

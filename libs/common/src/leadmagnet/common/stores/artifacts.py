@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -31,6 +32,19 @@ def artifact_key(tenant_id: str, job_id: str, filename: str) -> str:
     return f"{tenant_id}/jobs/{job_id}/{filename}"
 
 
+@dataclass(frozen=True)
+class JobFile:
+    """A deliverable to store for a job: what it is, and its key when its flow has a layout of
+    its own (else ``artifact_key``)."""
+
+    kind: str
+    filename: str
+    body: bytes
+    content_type: str
+    public: bool = False
+    key: str | None = None
+
+
 class ArtifactStore:
     def __init__(self, aws: AwsClients, settings: Settings, table: str, bucket: str) -> None:
         self.s3 = aws.s3
@@ -38,67 +52,37 @@ class ArtifactStore:
         self.table = DynamoTable(aws, table)
         self.bucket = bucket
 
-    async def put(
-        self,
-        *,
-        tenant_id: str,
-        job_id: str,
-        kind: str,
-        filename: str,
-        body: bytes,
-        content_type: str,
-        public: bool = False,
-        key: str | None = None,
-    ) -> Artifact:
-        art = await self.store(
-            tenant_id=tenant_id,
-            job_id=job_id,
-            kind=kind,
-            filename=filename,
-            body=body,
-            content_type=content_type,
-            public=public,
-            key=key,
-        )
-        await self.record(art)
-        return art
+    async def put(self, tenant_id: str, job_id: str, file: JobFile) -> Artifact:
+        """Store the file and record it in this table."""
+        artifact = await self.store(tenant_id, job_id, file)
+        await self.record(artifact)
+        return artifact
 
     async def record(self, artifact: Artifact) -> None:
         """The record of a file already stored (``store``), in this table."""
         await self.table.put(artifact.model_dump(mode="json"))
 
-    async def store(
-        self,
-        *,
-        tenant_id: str,
-        job_id: str,
-        kind: str,
-        filename: str,
-        body: bytes,
-        content_type: str,
-        public: bool = False,
-        key: str | None = None,
-    ) -> Artifact:
-        """The file in S3 only: its record is the caller's to write (``record_many``), e.g.
-        with the other files of the same work in one batch."""
-        key = key or artifact_key(tenant_id, job_id, filename)
+    async def store(self, tenant_id: str, job_id: str, file: JobFile) -> Artifact:
+        """The file in S3 only: its record is the caller's to write (``record_many``, or the
+        job item's), e.g. with the other files of the same work in one write."""
+        key = file.key or artifact_key(tenant_id, job_id, file.filename)
         await self.s3.put_object(
             Bucket=self.bucket,
             Key=key,
-            Body=body,
-            ContentType=content_type,
-            Metadata={"job-id": job_id, "tenant-id": tenant_id, "kind": kind},
+            Body=file.body,
+            ContentType=file.content_type,
+            Metadata={"job-id": job_id, "tenant-id": tenant_id, "kind": file.kind},
         )
         return Artifact(
             artifact_id=stable_id("art", job_id, key),
             job_id=job_id,
             tenant_id=tenant_id,
-            kind=kind,
+            kind=file.kind,
             s3_key=key,
-            filename=filename,
-            content_type=content_type,
-            size_bytes=len(body),
-            public=public,
+            filename=file.filename,
+            content_type=file.content_type,
+            size_bytes=len(file.body),
+            public=file.public,
             created_at=utcnow(),
         )
 
@@ -245,30 +229,11 @@ class ArtifactBatch:
         self.pending: list[Artifact] = []
 
     async def put(
-        self,
-        *,
-        tenant_id: str,
-        job_id: str,
-        kind: str,
-        filename: str,
-        body: bytes,
-        content_type: str,
-        public: bool = False,
-        key: str | None = None,
-        record: bool = True,
+        self, tenant_id: str, job_id: str, file: JobFile, *, record: bool = True
     ) -> Artifact:
         """Store the file now; its record is written with the batch's, unless ``record`` is
         False (the stage runtime records it on the job item with the run's result)."""
-        artifact = await self.store.store(
-            tenant_id=tenant_id,
-            job_id=job_id,
-            kind=kind,
-            filename=filename,
-            body=body,
-            content_type=content_type,
-            public=public,
-            key=key,
-        )
+        artifact = await self.store.store(tenant_id, job_id, file)
         if record:
             self.pending.append(artifact)
         return artifact

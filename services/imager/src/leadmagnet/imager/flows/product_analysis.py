@@ -29,6 +29,7 @@ from leadmagnet.common.products import (
 )
 from leadmagnet.common.providers.base import CallCost, ImageInput, TextRequest
 from leadmagnet.common.stages import JobStage, Output, StageCall
+from leadmagnet.common.stores.artifacts import JobFile
 from leadmagnet.flows.kitflow import kit_failure_hook, report_progress
 
 STAGE = "analysis"
@@ -124,11 +125,13 @@ async def run_analysis(call: StageCall[ProductRequested]) -> dict[str, Any]:
     )
     body = analysis.model_dump(mode="json")
     await call.put_artifact(
-        kind="analysis_json",
-        filename="analysis.json",
-        body=json.dumps({"jobId": job.job_id, "analysis": body}, indent=2).encode(),
-        content_type="application/json",
-        key=generated_key(job.job_id, "analysis.json"),
+        JobFile(
+            kind="analysis_json",
+            filename="analysis.json",
+            body=json.dumps({"jobId": job.job_id, "analysis": body}, indent=2).encode(),
+            content_type="application/json",
+            key=generated_key(job.job_id, "analysis.json"),
+        )
     )
     auto = job.kit_data().auto_confirm
     await report_progress(

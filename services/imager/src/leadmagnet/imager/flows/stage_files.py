@@ -10,7 +10,7 @@ from typing import Any
 from leadmagnet.common.models import Artifact
 from leadmagnet.common.providers.base import CallCost
 from leadmagnet.common.stages import StageCall
-from leadmagnet.common.stores.artifacts import ArtifactBatch
+from leadmagnet.common.stores.artifacts import ArtifactBatch, JobFile
 
 
 async def charge(call: StageCall[Any], cost: CallCost) -> None:
@@ -33,16 +33,9 @@ async def put_file(
 ) -> Artifact:
     """Store a file of the job and record it: on the job item with the run's result, or (outside
     a run) with ``batch`` and the job's list of artifact ids."""
+    file = JobFile(kind, key.rsplit("/", 1)[-1], body, content_type, public=public, key=key)
     artifact = await batch.put(
-        tenant_id=call.job.tenant_id,
-        job_id=call.job.job_id,
-        kind=kind,
-        filename=key.rsplit("/", 1)[-1],
-        body=body,
-        content_type=content_type,
-        public=public,
-        key=key,
-        record=call.charges is None,
+        call.job.tenant_id, call.job.job_id, file, record=call.charges is None
     )
     if call.charges is not None:
         call.charges.artifacts.append(artifact)

@@ -23,6 +23,7 @@ from leadmagnet.common.stages import (
     StageCall,
     Start,
 )
+from leadmagnet.common.stores.artifacts import JobFile
 from leadmagnet.flows.gates import arm_gate, check_deadline, open_gate
 
 from ..pool import pool_for
@@ -64,11 +65,13 @@ async def render_job(call: StageCall[ReportGenerated]) -> dict[str, Any]:
         str(template.body.get("html", "")), report, fields, utcnow().date()
     )
     artifact = await call.put_artifact(
-        kind="final_html",
-        filename="final.html",
-        body=html.encode("utf-8"),
-        content_type="text/html; charset=utf-8",
-        public=True,
+        JobFile(
+            kind="final_html",
+            filename="final.html",
+            body=html.encode("utf-8"),
+            content_type="text/html; charset=utf-8",
+            public=True,
+        )
     )
     return {
         "output_key": artifact.s3_key,

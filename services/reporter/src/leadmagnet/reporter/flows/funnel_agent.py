@@ -22,6 +22,7 @@ from leadmagnet.common.models import JobStatus, TimelineEvent
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
 from leadmagnet.common.stages import Complete, JobStage, Output, StageCall, Start
+from leadmagnet.common.stores.artifacts import JobFile
 from leadmagnet.flows.funnels import (
     RUN_KIND,
     Path,
@@ -160,11 +161,13 @@ async def _rewrite(call: StageCall[RunImagesProcessed], notes: PendingEntries) -
             set_path(answer, paths[element_id], url)
     body = json.dumps(answer, ensure_ascii=False, indent=2).encode("utf-8")
     artifact = await call.put_artifact(
-        kind="funnel_json",
-        filename="funnel.json",
-        body=body,
-        content_type="application/json",
-        key=f"{job.tenant_id}/runs/{job.job_id}/funnel.json",
+        JobFile(
+            kind="funnel_json",
+            filename="funnel.json",
+            body=body,
+            content_type="application/json",
+            key=f"{job.tenant_id}/runs/{job.job_id}/funnel.json",
+        )
     )
     # Every call of the run: the earlier stages' (on the job as the claim read it) and this
     # work's own (written with its result).

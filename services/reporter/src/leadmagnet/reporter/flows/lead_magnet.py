@@ -18,6 +18,7 @@ from leadmagnet.common.events.jobs import (
 from leadmagnet.common.logging import get_logger
 from leadmagnet.common.models import JobStatus, TimelineEvent
 from leadmagnet.common.stages import JobStage, Output, StageCall, Start
+from leadmagnet.common.stores.artifacts import JobFile
 
 from .lead_magnet_prompt import build_report_request
 
@@ -48,10 +49,12 @@ async def write_report(call: StageCall[JobRequested]) -> dict[str, Any]:
             code="report_too_large",
         )
     artifact = await call.put_artifact(
-        kind="report_markdown",
-        filename="report.md",
-        body=body,
-        content_type="text/markdown; charset=utf-8",
+        JobFile(
+            kind="report_markdown",
+            filename="report.md",
+            body=body,
+            content_type="text/markdown; charset=utf-8",
+        )
     )
     await call.note(
         TimelineEvent.REPORT_GENERATED,

@@ -30,6 +30,7 @@ from leadmagnet.common.products import (
 from leadmagnet.common.providers import register_offline_builder
 from leadmagnet.common.providers.base import TextRequest
 from leadmagnet.common.stages import StageCall
+from leadmagnet.common.stores.artifacts import JobFile
 from leadmagnet.flows.kitflow import branch_stage, report_progress
 
 BRANCH = "copy"
@@ -147,21 +148,23 @@ async def write_copy(
     for note in notes:
         await platform.jobs.log(job.job_id, note, level="warn", stage=BRANCH)
     await call.put_artifact(
-        kind="content_json",
-        filename="content.json",
-        body=json.dumps(
-            {
-                "jobId": job.job_id,
-                "preferences": prefs.model_dump(),
-                **copy.model_dump(),
-                # Without an AI provider the copy is a template draft, and says so.
-                **({"offlineDraft": OFFLINE_NOTE} if provider == "offline" else {}),
-            },
-            ensure_ascii=False,
-            indent=2,
-        ).encode("utf-8"),
-        content_type="application/json",
-        key=generated_key(job.job_id, "content.json"),
+        JobFile(
+            kind="content_json",
+            filename="content.json",
+            body=json.dumps(
+                {
+                    "jobId": job.job_id,
+                    "preferences": prefs.model_dump(),
+                    **copy.model_dump(),
+                    # Without an AI provider the copy is a template draft, and says so.
+                    **({"offlineDraft": OFFLINE_NOTE} if provider == "offline" else {}),
+                },
+                ensure_ascii=False,
+                indent=2,
+            ).encode("utf-8"),
+            content_type="application/json",
+            key=generated_key(job.job_id, "content.json"),
+        )
     )
     return {"trimmed": notes}
 
