@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError
 
 from . import tracing
 from .aws_data import use_trimmed_data
+from .aws_tls import SharedTlsSession
 from .settings import Settings
 
 SERVICES = ("sqs", "sns", "dynamodb", "s3", "ses", "secretsmanager", "sts")
@@ -188,6 +189,7 @@ class AwsClients:
             # for our clients: their parameters are built by our stores from validated pydantic
             # models, and the service still rejects a bad request. Extra clients keep it.
             parameter_validation=False,
+            http_session_cls=SharedTlsSession,  # one TLS context per process, not per client
         )
 
     async def __aenter__(self) -> AwsClients:
