@@ -26,6 +26,10 @@ ALL = ("render", "pipeline", "concurrency", "flood")
 _table = flow_report.table
 
 
+def _tree(memory: dict[str, float]) -> str:
+    return f"{memory['processes']:.0f}: {memory['rss']:.0f} / {memory['pss']:.0f}"
+
+
 def report(results: dict[str, Any], command: str) -> str:
     lines = [
         "# Benchmarks",
@@ -91,6 +95,7 @@ def report(results: dict[str, Any], command: str) -> str:
                     "start-up CPU (ms)",
                     "idle RSS (MiB)",
                     "peak RSS under load (MiB)",
+                    "after the load, with the processes it started: processes, RSS / PSS (MiB)",
                 ],
                 [
                     [
@@ -99,13 +104,18 @@ def report(results: dict[str, Any], command: str) -> str:
                         f"{r['startup_cpu_ms'][n]:.0f}",
                         f"{r['idle_rss_mib'][n]:.0f}",
                         f"{r['peak_rss_mib'][n]:.0f}",
+                        _tree(r["loaded_memory_mib"][n]),
                     ]
                     for n in r["ready_seconds"]
                 ],
             ),
             "",
             "Start → ready: process start until the gateway answers `/readyz` or a worker's poll"
-            " loop touches its health file (imports, AWS clients, queue URL lookups).",
+            " loop touches its health file (imports, AWS clients, queue URL lookups). RSS: the"
+            " service's own process. The last column adds what it started (the renderer's render"
+            " pool: a forkserver, its resource tracker and the worker processes), read right after"
+            " the lead-magnet load; PSS splits each shared page among the processes sharing it,"
+            " so the PSS sum is what the service's processes use together (a container's memory).",
             "",
             "### AWS API calls per completed job",
             "",
@@ -162,8 +172,9 @@ def report(results: dict[str, Any], command: str) -> str:
             "",
             *flow_report.cpu_table(r),
             "",
-            "Each service process's user + system time over the run (`/proc/<pid>/stat`), per"
-            " completed job, idle polling included; moto's column is the CPU time of moto's"
+            "Each service's user + system time over the run (`/proc/<pid>/stat`), with the"
+            " processes it started (the renderer's render workers), per completed job, idle"
+            " polling included; moto's column is the CPU time of moto's"
             " request threads while serving that service's calls (moto runs in threads of the"
             " benchmark process, so its process time would mix in the load generator).",
             "",

@@ -27,6 +27,48 @@ def peak_rss_mib(pid: int) -> float:
     return _status_kib(pid, "VmHWM")
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes a service started, and theirs (the renderer's forkserver and workers)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def _rollup_kib(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0.0
+
+
+def tree_memory_mib(pid: int) -> dict[str, float]:
+    """A service's processes with all they started: how many, their RSS summed, and their PSS
+    summed (each shared page split among the processes sharing it: what they use together)."""
+    pids = [pid, *descendants(pid)]
+    rss = pss = 0.0
+    for each in pids:
+        try:
+            rss += _rollup_kib(each, "Rss")
+            pss += _rollup_kib(each, "Pss")
+        except OSError:  # exited meanwhile
+            continue
+    return {"processes": len(pids), "rss": rss / 1024, "pss": pss / 1024}
+
+
 async def fresh_topology(name: str) -> Settings:
     """A new resource prefix on the current endpoint, bootstrapped."""
     settings = Settings(

@@ -193,8 +193,9 @@ def section(pipeline: dict[str, Any], drives: dict[str, str]) -> list[str]:
         " by polling a second gateway process whose AWS calls are tagged apart: left out"
         " here, like the benchmark's own calls (presigned uploads, subscriber polls). A call's"
         " service is the `leadmagnet/<service>` tag its SDK client puts in the User-Agent."
-        " CPU: user + system time of each process (`/proc/<pid>/stat`); moto's is the CPU time"
-        " of its request threads (`time.thread_time`) while handling each service's calls.",
+        " CPU: user + system time of each service with the processes it started"
+        " (`/proc/<pid>/stat`); moto's is the CPU time of its request threads"
+        " (`time.thread_time`) while handling each service's calls.",
         "",
         *[f"- **{TITLES[n]}**: {drives[n]}" for n in results if n in drives],
         "",

@@ -12,16 +12,31 @@ from typing import Any
 from leadmagnet.cli.devstack import ServiceStack
 from leadmagnet.testing.moto_server import HARNESS, AwsCallCounter
 
+from .common import descendants
+
 _TICKS = os.sysconf("SC_CLK_TCK")
 OBSERVER = "observer"  # the gateway the benchmark polls while it waits (flows.py)
 NOT_THE_PLATFORM = frozenset({HARNESS, OBSERVER})
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (utime + stime in /proc/<pid>/stat)."""
+def _stat_fields(pid: int) -> list[str]:
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process and of every process it started (the
+    renderer renders in worker processes: their CPU is the service's): for it and each live
+    descendant, its own (utime + stime in /proc/<pid>/stat) and its reaped children's (cutime
+    + cstime). A process that exits is counted by its parent once reaped, never twice."""
+    ticks = 0
+    for each in (pid, *descendants(pid)):
+        try:
+            ticks += sum(int(f) for f in _stat_fields(each)[11:15])
+        except OSError:  # exited meanwhile
+            if each == pid:
+                raise
+    return ticks / _TICKS
 
 
 def stack_cpu(stack: ServiceStack, names: tuple[str, ...]) -> dict[str, float]:

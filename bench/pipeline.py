@@ -39,7 +39,7 @@ from leadmagnet.testing.moto_server import (
 )
 from leadmagnet.testing.subscriber import external_subscriber
 
-from .common import fresh_topology, peak_rss_mib, rss_mib
+from .common import fresh_topology, peak_rss_mib, rss_mib, tree_memory_mib
 from .flows import Client, demo_funnel_images, gate_workflow, run_flow
 from .measure import OBSERVER, Window, cpu_seconds, platform_calls, platform_units
 
@@ -192,6 +192,7 @@ async def run(
                     elapsed = max(done.values()) - started if done else float("nan")
                     lead_magnet = window.result(jobs, len(done), elapsed)
                     peak_rss = {n: peak_rss_mib(stack.procs[n].proc.pid) for n in SERVICES}
+                    loaded = {n: tree_memory_mib(stack.procs[n].proc.pid) for n in SERVICES}
                     for flow, n in flow_jobs.items():
                         # a tenant of its own per flow (the gate changes its workflow)
                         own = await seed_demo(
@@ -224,6 +225,7 @@ async def run(
         "startup_cpu_ms": startup_cpu_ms,
         "idle_rss_mib": idle_rss,
         "peak_rss_mib": peak_rss,
+        "loaded_memory_mib": loaded,
         "calls": dict(sorted(calls.items())),
         "units": dict(sorted(platform_units(lead_magnet).items())),
         "batched_entries": dict(sorted(batched.items())),
