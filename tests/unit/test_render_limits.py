@@ -2,7 +2,7 @@
 an overrun fails that job with ``render_limit`` while other jobs keep rendering."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import date
 
 import pytest
@@ -126,3 +126,52 @@ async def test_a_pathological_report_is_bounded_by_the_same_cpu_limit(pool: Rend
     report = "[" * 50_000 + "a" + "](x)" * 50_000
     with pytest.raises(RenderLimitError, match="template rendering exceeded"):
         await pool.render(BENIGN, report, {}, TODAY)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for a background change (a worker exiting): no assumption about how long it takes
+    on a loaded machine, only a generous bound so a regression fails instead of hanging."""
+    for _ in range(1200):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the pool never got there")
+
+
+async def test_workers_start_on_demand_up_to_the_pool_size(pool: RenderPool) -> None:
+    assert pool.workers == 0  # nothing started before the first render
+    assert "Hi a" in await pool.render(BENIGN, "r", {"name": "a"}, TODAY)
+    assert pool.workers == 1
+    pages = await asyncio.gather(
+        *(pool.render(BENIGN, "r", {"name": str(n)}, TODAY) for n in range(5))
+    )
+    assert [f"Hi {n}" in page for n, page in enumerate(pages)] == [True] * 5
+    assert pool.workers == 2
+
+
+async def test_idle_workers_exit_and_the_next_render_starts_one() -> None:
+    pool = RenderPool(workers=2, limits=RenderLimits(cpu_seconds=2), idle_seconds=0.2)
+    try:
+        await asyncio.gather(*(pool.render(BENIGN, "r", {"name": n}, TODAY) for n in "ab"))
+        processes = [w.process for w in pool._all]
+        assert len(processes) == 2
+        await _until(lambda: pool.workers == 0)
+        # gone, not just forgotten (exitcode polls without blocking the loop)
+        await _until(lambda: all(process.exitcode is not None for process in processes))
+        assert "Hi c" in await pool.render(BENIGN, "r", {"name": "c"}, TODAY)
+        assert pool.workers == 1
+    finally:
+        pool.close()
+
+
+async def test_a_render_cancelled_while_its_worker_starts_leaves_the_worker_idle(
+    pool: RenderPool,
+) -> None:
+    render = asyncio.create_task(pool.render(BENIGN, "r", {"name": "a"}, TODAY))
+    await asyncio.sleep(0)  # the render is now waiting for its worker to start
+    render.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await render
+    await _until(lambda: len(pool._idle) == 1)
+    assert "Hi b" in await pool.render(BENIGN, "r", {"name": "b"}, TODAY)
+    assert pool.workers == 1  # the started worker was used, not a second one

@@ -1,20 +1,32 @@
 """Code shared by the services, the CLI and the tests."""
 
 import sys
+from importlib.abc import MetaPathFinder
+from importlib.machinery import ModuleSpec
+from types import ModuleType
+from typing import Any
 
 
-def _import_structlog_without_rich() -> None:
+class _StructlogWithoutRich(MetaPathFinder):
     """structlog imports ``rich`` when it is installed (the dev tools bring it; the service
     images do not) for its console renderer's pretty tracebacks, which our JSON and plain
-    console logs never use: ~3 MiB and ~50 ms in every process. Hide rich while structlog loads;
-    anything importing rich afterwards gets it as usual."""
-    if "structlog" in sys.modules or "rich" in sys.modules:
-        return
-    sys.modules["rich"] = None  # type: ignore[assignment]  # import rich -> ImportError
-    try:
-        import structlog  # noqa: F401
-    finally:
-        del sys.modules["rich"]
+    console logs never use: ~3 MiB and ~50 ms in every process. structlog's own imports of rich
+    fail here (it expects that they may); anything else importing rich gets it as usual. A
+    finder rather than importing structlog now: a process that never logs (the renderer's
+    render workers) does not load structlog either."""
+
+    def find_spec(
+        self, fullname: str, path: Any, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname != "rich":
+            return None
+        frame = sys._getframe(1)
+        while frame is not None:
+            if str(frame.f_globals.get("__name__", "")).startswith("structlog"):
+                raise ModuleNotFoundError("rich is not loaded for structlog", name="rich")
+            frame = frame.f_back  # type: ignore[assignment]
+        return None
 
 
-_import_structlog_without_rich()
+if not any(isinstance(finder, _StructlogWithoutRich) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _StructlogWithoutRich())

@@ -162,10 +162,13 @@ class Settings(BaseSettings):
 
     # renderer: a tenant template's budget per job (see leadmagnet.renderer.pool)
     render_workers: int = Field(2, ge=1, le=64, description="Render processes per renderer.")
+    render_worker_idle_seconds: float = Field(
+        60.0, ge=0, description="A render process idle this long exits (0: never)."
+    )
     render_cpu_seconds: float = Field(5.0, gt=0, le=120)
     render_max_output_bytes: int = Field(5_000_000, ge=10_000)
     render_max_memory_mb: int = Field(
-        192, ge=0, description="RLIMIT_AS per render process (0: none); a worker idles at ~50."
+        192, ge=0, description="RLIMIT_AS per render process (0: none); a worker idles at ~35."
     )
 
     def name(self, logical: str) -> str:

@@ -20,14 +20,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import math
 import multiprocessing
-import resource
 import signal
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import date
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -35,58 +31,20 @@ from leadmagnet.common.errors import LeadmagnetError, PermanentError, TransientE
 from leadmagnet.common.rendering import RenderLimitError
 from leadmagnet.common.settings import Settings
 
-PRELOAD = ["leadmagnet.common.rendering"]
+from .render_worker import RenderLimits, serve
 
+__all__ = ["PRELOAD", "RenderLimits", "RenderPool", "pool_for", "render_pool"]
 
-@dataclass(frozen=True)
-class RenderLimits:
-    cpu_seconds: float = 5.0
-    max_output_bytes: int = 5_000_000
-    max_memory_bytes: int | None = 192 * 1024 * 1024  # a worker idles at ~50 MB
-
-    @property
-    def wall_seconds(self) -> float:
-        # CPU is the real budget; the wall deadline only catches a worker that stopped making
-        # progress (or a machine so loaded that the CPU limit cannot be reached in time).
-        return self.cpu_seconds * 3 + 2
-
-
-def _serve(conn: Connection, limits: RenderLimits) -> None:
-    """Worker process main loop: one request at a time, answers ("ok", html) or
-    ("error", code, message)."""
-    from leadmagnet.common.rendering import render_document
-
-    if limits.max_memory_bytes and hasattr(resource, "RLIMIT_AS"):
-        resource.setrlimit(resource.RLIMIT_AS, (limits.max_memory_bytes, limits.max_memory_bytes))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, OSError):
-            return
-        # The CPU budget counts from now: the kernel sends SIGXCPU (default: terminate) when the
-        # process's total CPU time passes the soft limit.
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        used = usage.ru_utime + usage.ru_stime
-        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
-        soft = math.ceil(used + limits.cpu_seconds)
-        resource.setrlimit(resource.RLIMIT_CPU, (soft if hard < 0 else min(soft, hard), hard))
-        try:
-            html = render_document(*request, max_output_bytes=limits.max_output_bytes)
-        except LeadmagnetError as e:
-            conn.send(("error", e.code, e.message))
-            continue
-        except MemoryError:
-            conn.send(("error", "render_limit", "template rendering exceeded the memory limit"))
-            return  # a fresh process is cheaper than trusting this heap
-        conn.send(("ok", html))
+# The forkserver imports the worker's module (light: no SDK, no settings) and warms it, so a
+# worker forks ready to render.
+PRELOAD = ["leadmagnet.renderer.render_worker"]
 
 
 class _Worker:
     def __init__(self, ctx: Any, limits: RenderLimits) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
         self.process: BaseProcess = ctx.Process(
-            target=_serve, args=(child, limits), daemon=True, name="leadmagnet-render"
+            target=serve, args=(child, limits), daemon=True, name="leadmagnet-render"
         )
         self.process.start()
         child.close()
@@ -112,11 +70,17 @@ class _Worker:
 
 
 class RenderPool:
-    """``await pool.render(template, report_md, fields, today)`` -> html, within the limits."""
+    """``await pool.render(template, report_md, fields, today)`` -> html, within the limits.
 
-    def __init__(self, *, workers: int, limits: RenderLimits) -> None:
+    Workers start on demand, up to ``workers`` at once, and one idle for ``idle_seconds`` exits
+    (0: never): an idle renderer keeps only the forkserver, and the next render forks a worker
+    from it in milliseconds. The most recently used worker is taken first, so under a light load
+    the others age out."""
+
+    def __init__(self, *, workers: int, limits: RenderLimits, idle_seconds: float = 0) -> None:
         self.size = workers
         self.limits = limits
+        self.idle_seconds = idle_seconds
         methods = multiprocessing.get_all_start_methods()
         self._ctx = multiprocessing.get_context(
             "forkserver" if "forkserver" in methods else "spawn"
@@ -125,8 +89,17 @@ class RenderPool:
             self._ctx.set_forkserver_preload(PRELOAD)
         # One thread per worker waits on its pipe; two more start and stop processes.
         self._threads = ThreadPoolExecutor(workers + 2, thread_name_prefix="render")
-        self._idle: asyncio.Queue[_Worker] | None = None
+        self._idle: list[tuple[float, _Worker]] = []  # (idle since, worker); newest last
         self._all: set[_Worker] = set()
+        self._starting = 0
+        self._changed: asyncio.Condition | None = None  # made on the loop that renders
+        self._reaper: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def workers(self) -> int:
+        """Worker processes alive now (busy or idle)."""
+        return len(self._all)
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self._ctx, self.limits)
@@ -138,18 +111,76 @@ class RenderPool:
         worker.kill()
 
     async def _checkout(self) -> _Worker:
-        if self._idle is None:
-            self._idle = asyncio.Queue()
-            loop = asyncio.get_running_loop()
-            for _ in range(self.size):  # process start blocks briefly: off the loop
-                self._idle.put_nowait(await loop.run_in_executor(self._threads, self._spawn))
-        return await self._idle.get()
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+        async with self._changed:
+            while not self._idle and len(self._all) + self._starting >= self.size:
+                await self._changed.wait()
+            if self._idle:
+                return self._idle.pop()[1]
+            self._starting += 1
+        loop = asyncio.get_running_loop()
+        started = loop.run_in_executor(self._threads, self._spawn)  # blocks briefly: off the loop
+        try:
+            return await asyncio.shield(started)  # a cancelled render must not orphan it
+        except asyncio.CancelledError:
+            # The process starts anyway: it joins the idle ones instead of holding a place.
+            started.add_done_callback(
+                lambda done: (
+                    None
+                    if done.cancelled() or done.exception()
+                    else self._keep(loop.create_task(self._checkin(done.result())))
+                )
+            )
+            raise
+        finally:
+            async with self._changed:
+                self._starting -= 1
+                self._changed.notify()  # a failed start frees the place it held
+
+    async def _checkin(self, worker: _Worker | None) -> None:
+        """Back to the idle ones (None: a worker was retired, its place is free)."""
+        assert self._changed is not None
+        loop = asyncio.get_running_loop()
+        async with self._changed:
+            if worker is not None:
+                self._idle.append((loop.time(), worker))
+                self._schedule_reap(loop)
+            self._changed.notify()
+
+    def _schedule_reap(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.idle_seconds <= 0 or not self._idle or self._reaper is not None:
+            return
+        oldest = self._idle[0][0]
+        self._reaper = loop.call_at(oldest + self.idle_seconds, self._reap_soon, loop)
+
+    def _reap_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._reaper = None
+        self._keep(loop.create_task(self._reap()))
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        """Hold a background task until it is done (the loop keeps only weak references)."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reap(self) -> None:
+        """Retire the workers idle for ``idle_seconds``; look again when the next one is due."""
+        assert self._changed is not None
+        loop = asyncio.get_running_loop()
+        async with self._changed:
+            due = loop.time() - self.idle_seconds
+            lapsed = [worker for since, worker in self._idle if since <= due]
+            self._idle = [(since, worker) for since, worker in self._idle if since > due]
+            for worker in lapsed:
+                self._all.discard(worker)
+            self._schedule_reap(loop)
+        for worker in lapsed:
+            await loop.run_in_executor(self._threads, worker.kill)
 
     async def render(
         self, template_source: str, report_markdown: str, fields: dict[str, Any], today: date
     ) -> str:
         worker = await self._checkout()
-        assert self._idle is not None
         loop = asyncio.get_running_loop()
         request = (template_source, report_markdown, fields, today)
         answer: tuple[Any, ...] | None = None
@@ -159,12 +190,13 @@ class RenderPool:
             )
         finally:
             # Reuse only a worker that answered within its limits; one that overran, died, hit
-            # a limit (it exits after MemoryError) or was cancelled mid-render is replaced.
+            # a limit (it exits after MemoryError) or was cancelled mid-render is replaced by
+            # the next render that needs one.
             if answer is not None and answer[:2] != ("error", "render_limit"):
-                self._idle.put_nowait(worker)
+                await self._checkin(worker)
             else:
                 await loop.run_in_executor(self._threads, self._retire, worker)
-                self._idle.put_nowait(await loop.run_in_executor(self._threads, self._spawn))
+                await self._checkin(None)
         if answer is None:
             raise self._overrun(worker)
         if answer[0] == "ok":
@@ -191,12 +223,16 @@ class RenderPool:
         return TransientError(f"render worker died (exit code {code})", code="render_crashed")
 
     def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         for worker in list(self._all):
             self._retire(worker)
+        self._idle.clear()
         self._threads.shutdown(wait=False, cancel_futures=True)
 
 
-_POOLS: dict[tuple[int, RenderLimits], RenderPool] = {}
+_POOLS: dict[tuple[int, RenderLimits, float], RenderPool] = {}
 
 
 def pool_for(settings: Settings) -> RenderPool:
@@ -206,14 +242,18 @@ def pool_for(settings: Settings) -> RenderPool:
         max_output_bytes=settings.render_max_output_bytes,
         max_memory_bytes=settings.render_max_memory_mb * 1024 * 1024 or None,
     )
-    return render_pool(workers=settings.render_workers, limits=limits)
+    return render_pool(
+        workers=settings.render_workers,
+        limits=limits,
+        idle_seconds=settings.render_worker_idle_seconds,
+    )
 
 
-def render_pool(*, workers: int, limits: RenderLimits) -> RenderPool:
+def render_pool(*, workers: int, limits: RenderLimits, idle_seconds: float = 0) -> RenderPool:
     """One pool per process (per configuration)."""
-    key = (workers, limits)
+    key = (workers, limits, idle_seconds)
     if key not in _POOLS:
-        _POOLS[key] = RenderPool(workers=workers, limits=limits)
+        _POOLS[key] = RenderPool(workers=workers, limits=limits, idle_seconds=idle_seconds)
     return _POOLS[key]
 
 
