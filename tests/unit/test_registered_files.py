@@ -105,21 +105,21 @@ async def test_a_form_and_its_workflow_in_one_read_once_seen(platform: Platform)
     await platform.forms.create(form_of(slug, tenant, first.workflow_id))
 
     before = Counter(platform.aws.call_counts)
-    form, workflow = await platform.forms.with_workflow(slug, platform.workflows)
+    form, workflow, _ = await platform.forms.with_workflow(slug, platform.workflows)
     assert form is not None
     assert workflow is not None
     assert workflow.workflow_id == "wf_a"
     assert counted(platform, before) == {("dynamodb", "GetItem"): 2}
 
     before = Counter(platform.aws.call_counts)
-    form, workflow = await platform.forms.with_workflow(slug, platform.workflows)
+    form, workflow, _ = await platform.forms.with_workflow(slug, platform.workflows)
     assert workflow is not None
     assert workflow.workflow_id == "wf_a"
     assert counted(platform, before) == {("dynamodb", "BatchGetItem"): 1}
 
     # The form now starts another workflow: the remembered one is read along, then the right one.
     await platform.forms.replace(form_of(slug, tenant, other.workflow_id))
-    form, workflow = await platform.forms.with_workflow(slug, platform.workflows)
+    form, workflow, _ = await platform.forms.with_workflow(slug, platform.workflows)
     assert form is not None
     assert form.workflow_id == "wf_b"
     assert workflow is not None
@@ -127,11 +127,11 @@ async def test_a_form_and_its_workflow_in_one_read_once_seen(platform: Platform)
 
     # A workflow deleted since: the form is there, its workflow is not.
     await platform.workflows.table.delete({"tenant_id": tenant, "workflow_id": "wf_b"})
-    form, workflow = await platform.forms.with_workflow(slug, platform.workflows)
+    form, workflow, _ = await platform.forms.with_workflow(slug, platform.workflows)
     assert form is not None
     assert workflow is None
 
 
 async def test_an_unknown_form_reads_nothing_else(platform: Platform) -> None:
-    form, workflow = await platform.forms.with_workflow("no-such-form-here", platform.workflows)
+    form, workflow, _ = await platform.forms.with_workflow("no-such-form-here", platform.workflows)
     assert (form, workflow) == (None, None)

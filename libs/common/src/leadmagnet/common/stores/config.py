@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -18,6 +19,7 @@ from ..dynamo import (
 )
 from ..errors import ConflictError
 from ..models import Form, Submission, Workflow, utcnow
+from .documents import VersionedDocuments, pointer_key
 
 
 class WorkflowStore:
@@ -66,6 +68,24 @@ class WorkflowStore:
         return parse_all_stored(Workflow, items)
 
 
+class FormStart(NamedTuple):
+    """What a submission to a form starts: the form, its workflow, and the newest published
+    version of the workflow's template when it was read with them (None: not read; the job is
+    then not pinned and its renderer resolves the version)."""
+
+    form: Form | None
+    workflow: Workflow | None
+    template_version: int | None = None
+
+
+def _template_to_pin(workflow: Workflow | None) -> str | None:
+    """The template whose newest published version a job of ``workflow`` is pinned to (none
+    when the workflow pins a version itself, or renders no template)."""
+    if workflow is None or workflow.template_version is not None:
+        return None
+    return workflow.template_id or None
+
+
 class FormStore:
     """pk slug (public URLs carry only the slug); GSI by_tenant for listing."""
 
@@ -73,42 +93,57 @@ class FormStore:
 
     def __init__(self, aws: AwsClients, table: str) -> None:
         self.table = DynamoTable(aws, table)
-        self._workflow_of: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        # slug -> (tenant, the workflow it starts, the template that workflow renders)
+        self._workflow_of: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
 
     async def with_workflow(
-        self, slug: str, workflows: WorkflowStore
-    ) -> tuple[Form | None, Workflow | None]:
-        """The form and the workflow it starts, as they are now.
+        self, slug: str, workflows: WorkflowStore, templates: VersionedDocuments | None = None
+    ) -> FormStart:
+        """The form and the workflow it starts, as they are now; with ``templates``, the
+        newest published version of the workflow's template too.
 
-        One BatchGetItem for both once this process has read the form: which workflow a form
-        starts is remembered, and checked against the form read with it (a form moved to
-        another workflow since gets that one read after). Else two reads."""
+        One BatchGetItem for all three once this process has read the form: which workflow a
+        form starts, and which template that renders, are remembered and checked against the
+        items read with them (a form moved to another workflow since gets that one read after;
+        a workflow now rendering another template gets no version). Else two reads, and no
+        version."""
         guess = self._workflow_of.get(slug)
         if guess is None:
             form = await self.get(slug)
             if form is None:
-                return None, None
-            self._remember(form)
-            return form, await workflows.get(form.tenant_id, form.workflow_id)
-        tenant_id, workflow_id = guess
-        form_item, workflow_item = await batch_get(
-            self.table.client,
-            [
-                (self.table.name, {"slug": slug}, False),
-                (workflows.table.name, {"tenant_id": tenant_id, "workflow_id": workflow_id}, True),
-            ],
-        )
+                return FormStart(None, None)
+            workflow = await workflows.get(form.tenant_id, form.workflow_id)
+            self._remember(form, workflow)
+            return FormStart(form, workflow)
+        tenant_id, workflow_id, template_id = guess
+        gets: list[tuple[str, Mapping[str, Any], bool]] = [
+            (self.table.name, {"slug": slug}, False),
+            (workflows.table.name, {"tenant_id": tenant_id, "workflow_id": workflow_id}, True),
+        ]
+        if templates is not None and template_id:
+            gets.append((templates.table.name, pointer_key(tenant_id, template_id), True))
+        form_item, workflow_item, *pointer = await batch_get(self.table.client, gets)
         form = parse_stored(Form, form_item) if form_item else None
         if form is None:
             self._workflow_of.pop(slug, None)
-            return None, None
-        if (form.tenant_id, form.workflow_id) != guess:
-            self._remember(form)
-            return form, await workflows.get(form.tenant_id, form.workflow_id)
-        return form, parse_stored(Workflow, workflow_item) if workflow_item else None
+            return FormStart(None, None)
+        if (form.tenant_id, form.workflow_id) != (tenant_id, workflow_id):
+            workflow = await workflows.get(form.tenant_id, form.workflow_id)
+            self._remember(form, workflow)
+            return FormStart(form, workflow)
+        workflow = parse_stored(Workflow, workflow_item) if workflow_item else None
+        self._remember(form, workflow)
+        version = None
+        if pointer and pointer[0] and template_id and _template_to_pin(workflow) == template_id:
+            version = int(pointer[0]["version"])
+        return FormStart(form, workflow, version)
 
-    def _remember(self, form: Form) -> None:
-        self._workflow_of[form.slug] = (form.tenant_id, form.workflow_id)
+    def _remember(self, form: Form, workflow: Workflow | None) -> None:
+        self._workflow_of[form.slug] = (
+            form.tenant_id,
+            form.workflow_id,
+            _template_to_pin(workflow),
+        )
         self._workflow_of.move_to_end(form.slug)
         if len(self._workflow_of) > self.REMEMBERED:
             self._workflow_of.popitem(last=False)

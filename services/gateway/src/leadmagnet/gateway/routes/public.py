@@ -41,7 +41,9 @@ async def accept_submission(
 ) -> JobAccepted:
     """Validate, store the submission and the pending job, publish ``job.requested``.
     The JSON API and the hosted form page both submit through here."""
-    form, workflow = await platform.forms.with_workflow(slug, platform.workflows)
+    form, workflow, template_version = await platform.forms.with_workflow(
+        slug, platform.workflows, platform.templates
+    )
     if form is None:
         raise HTTPError(404, "form_not_found", f"no form with slug {slug!r}")
     await check_submit_quota(platform, form)  # 429 past the tenant's per-form budget
@@ -82,6 +84,8 @@ async def accept_submission(
         workflow_rev=workflow.updated_at.isoformat(),
         submission_id=submission.submission_id,
         form_slug=form.slug,
+        # the template version published now: the job renders with it, however long it waits
+        data={"template_version": template_version} if template_version else {},
     )
     await platform.jobs.create(  # the submission and the job: one write
         job,

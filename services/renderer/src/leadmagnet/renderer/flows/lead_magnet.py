@@ -45,10 +45,11 @@ async def render_job(call: StageCall[ReportGenerated]) -> dict[str, Any]:
     workflow = await load_workflow(platform, job, data)
     if not workflow.template_id:
         raise PermanentError(f"workflow {workflow.workflow_id} has no template", code="no_template")
+    # The workflow's pinned version, else the one published when the job was submitted (kept
+    # by this process once read), else the newest published one.
+    version = workflow.template_version or job.data.get("template_version")
     try:
-        template = await platform.templates.resolve(
-            job.tenant_id, workflow.template_id, workflow.template_version
-        )
+        template = await platform.templates.resolve(job.tenant_id, workflow.template_id, version)
     except NotFoundError as e:
         raise PermanentError(e.message, code="template_unavailable") from None
     if template.status != "published":
