@@ -26,6 +26,11 @@ ALL = ("render", "pipeline", "concurrency", "flood")
 _table = flow_report.table
 
 
+def _calls(per_job: dict[str, float]) -> str:
+    ordered = sorted(per_job.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"`{name}` {n:.2f}" for name, n in ordered)
+
+
 def _tree(memory: dict[str, float]) -> str:
     return f"{memory['processes']:.0f}: {memory['rss']:.0f} / {memory['pss']:.0f}"
 
@@ -222,11 +227,12 @@ def report(results: dict[str, Any], command: str) -> str:
                 ],
             ),
             "",
-            "The gap to the ideal is the stage's own work between calls: about a dozen DynamoDB,"
-            " S3 and SNS round trips per job to moto, which serves every call from one Python"
-            " process on the same 2 cores (the services and moto compete for the CPU), plus the"
-            " ramp-up and tail of the backlog. The LLM overlap itself is there: 64 calls in"
-            " flight."
+            "The gap to the ideal is the stage's own work between calls:"
+            f" {sum(c['reporter_calls_per_job'].values()):.1f} AWS calls per job"
+            f" ({_calls(c['reporter_calls_per_job'])}) to moto, which serves every call from one"
+            " Python process on the same 2 cores (the services and moto compete for the CPU),"
+            " plus the ramp-up and tail of the backlog. The LLM overlap itself is there:"
+            f" {c['max_in_flight']} calls in flight."
             f" At this overlap a 0.5 vCPU / 1 GB Fargate reporter task with"
             f" {costs.LLM_SECONDS:.0f} s LLM calls costs about **{fargate:,.2f} USD per 1 M"
             " jobs** (the waiting is shared by the in-flight jobs instead of billed per job).",
