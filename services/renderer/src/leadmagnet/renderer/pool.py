@@ -37,7 +37,7 @@ __all__ = ["PRELOAD", "RenderLimits", "RenderPool", "pool_for", "render_pool"]
 
 # The forkserver imports the worker's module (light: no SDK, no settings) and warms it, so a
 # worker forks ready to render.
-PRELOAD = ["leadmagnet.renderer.render_worker"]
+PRELOAD = ["leadmagnet.renderer.render_warm"]
 
 
 class _Worker:

@@ -1,8 +1,6 @@
 """A render worker process: what runs there, and only that (the pool forks workers from a
 forkserver that preloaded this module, and a worker imports nothing more: no SDK, no settings,
-no event loop). Importing it also renders one small page, which builds the Markdown converter
-(python-markdown imports its extensions then), jinja's sandbox and nh3's cleaner in the
-forkserver, so a new worker starts ready."""
+no event loop)."""
 
 from __future__ import annotations
 
@@ -59,10 +57,13 @@ def serve(conn: Connection, limits: RenderLimits) -> None:
         conn.send(("ok", html))
 
 
-render_document(
-    "<main>{{ REPORT_CONTENT }}</main>",
-    "# warm\n\n*up*",
-    {},
-    date(2000, 1, 1),
-    max_output_bytes=10_000,
-)
+def warm() -> None:
+    """One small render: builds the Markdown converter (python-markdown imports its extensions
+    then), jinja's sandbox and nh3's cleaner, so a process forked afterwards starts ready."""
+    render_document(
+        "<main>{{ REPORT_CONTENT }}</main>",
+        "# warm\n\n*up*",
+        {},
+        date(2000, 1, 1),
+        max_output_bytes=10_000,
+    )
