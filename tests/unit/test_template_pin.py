@@ -1,6 +1,6 @@
 """A lead-magnet job renders with the template version published when it was submitted: the
-gateway reads it with the form and its workflow (one BatchGetItem, no extra call), and the
-renderer keeps published versions (they never change), so rendering reads no template."""
+gateway reads it with the form and its workflow (one BatchGetItem once it has seen the form),
+and the renderer keeps published versions (they never change), so rendering reads no template."""
 
 from __future__ import annotations
 
@@ -68,11 +68,15 @@ async def test_a_job_is_pinned_to_the_version_published_when_it_was_submitted(
     published = await platform.templates.latest_published(demo.tenant_id, demo.template_id)
     assert published is not None
 
-    # The process's first read of the form: two reads, and no version (the renderer resolves it).
-    first = await accept_submission(platform, demo.slug, FIELDS)
+    # The process's first read of the form: a read each of the form, workflow and pointer.
+    before = Counter(platform.aws.call_counts)
+    start = await platform.forms.with_workflow(demo.slug, platform.workflows, platform.templates)
+    assert counted(platform, before) == {("dynamodb", "GetItem"): 3}
+    assert start.template_version == published.version
+    first = await accept_submission(platform, demo.slug, FIELDS)  # and the tenant's limits
     job = await platform.jobs.get(first.job_id)
     assert job is not None
-    assert "template_version" not in job.data
+    assert job.data["template_version"] == published.version
 
     before = Counter(platform.aws.call_counts)
     second = await accept_submission(platform, demo.slug, FIELDS)

@@ -70,8 +70,8 @@ class WorkflowStore:
 
 class FormStart(NamedTuple):
     """What a submission to a form starts: the form, its workflow, and the newest published
-    version of the workflow's template when it was read with them (None: not read; the job is
-    then not pinned and its renderer resolves the version)."""
+    version of the workflow's template (None: none is recorded, or the workflow pins its own;
+    the job is then not pinned and its renderer resolves the version)."""
 
     form: Form | None
     workflow: Workflow | None
@@ -105,8 +105,7 @@ class FormStore:
         One BatchGetItem for all three once this process has read the form: which workflow a
         form starts, and which template that renders, are remembered and checked against the
         items read with them (a form moved to another workflow since gets that one read after;
-        a workflow now rendering another template gets no version). Else two reads, and no
-        version."""
+        a workflow now rendering another template gets no version). Else a read of each."""
         guess = self._workflow_of.get(slug)
         if guess is None:
             form = await self.get(slug)
@@ -114,7 +113,12 @@ class FormStore:
                 return FormStart(None, None)
             workflow = await workflows.get(form.tenant_id, form.workflow_id)
             self._remember(form, workflow)
-            return FormStart(form, workflow)
+            template_id = _template_to_pin(workflow)
+            if templates is None or template_id is None:
+                return FormStart(form, workflow)
+            return FormStart(
+                form, workflow, await templates.published_version(form.tenant_id, template_id)
+            )
         tenant_id, workflow_id, template_id = guess
         gets: list[tuple[str, Mapping[str, Any], bool]] = [
             (self.table.name, {"slug": slug}, False),

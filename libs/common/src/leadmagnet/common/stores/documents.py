@@ -52,6 +52,11 @@ class VersionedDocuments:
                 self._published.popitem(last=False)
         return doc
 
+    async def published_version(self, tenant_id: str, doc_id: str) -> int | None:
+        """The newest published version as the pointer names it (None: no pointer yet)."""
+        item = await self.table.get(pointer_key(tenant_id, doc_id))
+        return int(item["version"]) if item else None
+
     async def _advance_pointer(self, doc: DocumentVersion) -> None:
         """Point at ``doc`` as the newest published version, unless a newer one is named."""
         try:
