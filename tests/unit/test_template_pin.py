@@ -4,6 +4,7 @@ and the renderer keeps published versions (they never change), so rendering read
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections import Counter
 
@@ -59,6 +60,12 @@ async def test_published_versions_are_kept_by_the_process_and_drafts_are_read(
         assert (await templates.resolve(tenant, doc, 1)).body == {"html": "<p>1</p>"}
         assert (await templates.resolve(tenant, doc, 2)).status == "draft"
     assert counted(platform, before) == {("dynamodb", "GetItem"): 4}  # v1 once, the draft 3x
+    # concurrent first reads of a version share one call
+    await templates.create_version(tenant, doc, {"html": "<p>3</p>"}, publish=True)
+    before = Counter(platform.aws.call_counts)
+    read = await asyncio.gather(*(templates.resolve(tenant, doc, 3) for _ in range(5)))
+    assert {version.version for version in read} == {3}
+    assert counted(platform, before) == {("dynamodb", "GetItem"): 1}
 
 
 async def test_a_job_is_pinned_to_the_version_published_when_it_was_submitted(
@@ -68,11 +75,17 @@ async def test_a_job_is_pinned_to_the_version_published_when_it_was_submitted(
     published = await platform.templates.latest_published(demo.tenant_id, demo.template_id)
     assert published is not None
 
-    # The process's first read of the form: a read each of the form, workflow and pointer.
+    # The process's first read of the form: a read each of the form, workflow and pointer,
+    # shared by concurrent first submits.
     before = Counter(platform.aws.call_counts)
-    start = await platform.forms.with_workflow(demo.slug, platform.workflows, platform.templates)
+    starts = await asyncio.gather(
+        *(
+            platform.forms.with_workflow(demo.slug, platform.workflows, platform.templates)
+            for _ in range(5)
+        )
+    )
     assert counted(platform, before) == {("dynamodb", "GetItem"): 3}
-    assert start.template_version == published.version
+    assert {start.template_version for start in starts} == {published.version}
     first = await accept_submission(platform, demo.slug, FIELDS)  # and the tenant's limits
     job = await platform.jobs.get(first.job_id)
     assert job is not None

@@ -19,6 +19,7 @@ from ..dynamo import (
 )
 from ..errors import ConflictError
 from ..models import Form, Submission, Workflow, utcnow
+from ..singleflight import SingleFlight
 from .documents import VersionedDocuments, pointer_key
 
 
@@ -95,6 +96,7 @@ class FormStore:
         self.table = DynamoTable(aws, table)
         # slug -> (tenant, the workflow it starts, the template that workflow renders)
         self._workflow_of: OrderedDict[str, tuple[str, str, str | None]] = OrderedDict()
+        self._first_reads: SingleFlight[FormStart] = SingleFlight()
 
     async def with_workflow(
         self, slug: str, workflows: WorkflowStore, templates: VersionedDocuments | None = None
@@ -108,16 +110,10 @@ class FormStore:
         a workflow now rendering another template gets no version). Else a read of each."""
         guess = self._workflow_of.get(slug)
         if guess is None:
-            form = await self.get(slug)
-            if form is None:
-                return FormStart(None, None)
-            workflow = await workflows.get(form.tenant_id, form.workflow_id)
-            self._remember(form, workflow)
-            template_id = _template_to_pin(workflow)
-            if templates is None or template_id is None:
-                return FormStart(form, workflow)
-            return FormStart(
-                form, workflow, await templates.published_version(form.tenant_id, template_id)
+            # Concurrent first submits of a form share these reads (the form's is eventually
+            # consistent anyway).
+            return await self._first_reads.run(
+                (slug, templates is not None), lambda: self._first_read(slug, workflows, templates)
             )
         tenant_id, workflow_id, template_id = guess
         gets: list[tuple[str, Mapping[str, Any], bool]] = [
@@ -141,6 +137,21 @@ class FormStore:
         if pointer and pointer[0] and template_id and _template_to_pin(workflow) == template_id:
             version = int(pointer[0]["version"])
         return FormStart(form, workflow, version)
+
+    async def _first_read(
+        self, slug: str, workflows: WorkflowStore, templates: VersionedDocuments | None
+    ) -> FormStart:
+        form = await self.get(slug)
+        if form is None:
+            return FormStart(None, None)
+        workflow = await workflows.get(form.tenant_id, form.workflow_id)
+        self._remember(form, workflow)
+        template_id = _template_to_pin(workflow)
+        if templates is None or template_id is None:
+            return FormStart(form, workflow)
+        return FormStart(
+            form, workflow, await templates.published_version(form.tenant_id, template_id)
+        )
 
     def _remember(self, form: Form, workflow: Workflow | None) -> None:
         self._workflow_of[form.slug] = (

@@ -22,6 +22,7 @@ from ..aws import AwsClients
 from ..dynamo import DynamoTable, is_conditional_failure, parse_all_stored, parse_stored, values
 from ..errors import ConflictError, NotFoundError
 from ..models import DocumentVersion, utcnow
+from ..singleflight import SingleFlight
 
 PUBLISHED = "#published"  # the sk suffix of a document's newest-published pointer
 
@@ -42,6 +43,7 @@ class VersionedDocuments:
         self.table = DynamoTable(aws, table)
         self.label = label
         self._published: OrderedDict[tuple[str, str, int], DocumentVersion] = OrderedDict()
+        self._reads: SingleFlight[DocumentVersion | None] = SingleFlight()
 
     def _keep(self, doc: DocumentVersion) -> DocumentVersion:
         """Remember a published version (it never changes again)."""
@@ -104,8 +106,13 @@ class VersionedDocuments:
         kept = self._published.get((tenant_id, doc_id, version))
         if kept is not None:
             return kept
-        item = await self.table.get({"tenant_id": tenant_id, "sk": _sk(doc_id, version)})
-        return self._keep(DocumentVersion.model_validate(item)) if item else None
+
+        async def read() -> DocumentVersion | None:
+            item = await self.table.get({"tenant_id": tenant_id, "sk": _sk(doc_id, version)})
+            return self._keep(DocumentVersion.model_validate(item)) if item else None
+
+        # A version only ever goes from draft to published: any in-flight read answers.
+        return await self._reads.run((tenant_id, doc_id, version), read)
 
     async def versions(self, tenant_id: str, doc_id: str) -> list[DocumentVersion]:
         items = await self.table.query(
