@@ -27,6 +27,12 @@ def peak_rss_mib(pid: int) -> float:
     return _status_kib(pid, "VmHWM")
 
 
+def stat_fields(pid: int) -> list[str]:
+    """``/proc/<pid>/stat`` after "pid (comm) ": the state is ``[0]``, the parent ``[1]``."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
 def descendants(pid: int) -> list[int]:
     """The processes a service started, and theirs (the renderer's forkserver and workers)."""
     parents: dict[int, list[int]] = {}
@@ -34,10 +40,9 @@ def descendants(pid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            ppid = int(stat_fields(int(entry.name))[1])
         except OSError:  # exited meanwhile
             continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
         parents.setdefault(ppid, []).append(int(entry.name))
     found: list[int] = []
     todo = [pid]

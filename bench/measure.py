@@ -6,22 +6,16 @@ from __future__ import annotations
 import os
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from leadmagnet.cli.devstack import ServiceStack
 from leadmagnet.testing.moto_server import HARNESS, AwsCallCounter
 
-from .common import descendants
+from .common import descendants, stat_fields
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 OBSERVER = "observer"  # the gateway the benchmark polls while it waits (flows.py)
 NOT_THE_PLATFORM = frozenset({HARNESS, OBSERVER})
-
-
-def _stat_fields(pid: int) -> list[str]:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state is field 3
 
 
 def cpu_seconds(pid: int) -> float:
@@ -32,7 +26,7 @@ def cpu_seconds(pid: int) -> float:
     ticks = 0
     for each in (pid, *descendants(pid)):
         try:
-            ticks += sum(int(f) for f in _stat_fields(each)[11:15])
+            ticks += sum(int(f) for f in stat_fields(each)[11:15])
         except OSError:  # exited meanwhile
             if each == pid:
                 raise

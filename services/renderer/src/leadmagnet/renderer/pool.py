@@ -73,9 +73,9 @@ class RenderPool:
     """``await pool.render(template, report_md, fields, today)`` -> html, within the limits.
 
     Workers start on demand, up to ``workers`` at once, and one idle for ``idle_seconds`` exits
-    (0: never): an idle renderer keeps only the forkserver, and the next render forks a worker
-    from it in milliseconds. The most recently used worker is taken first, so under a light load
-    the others age out."""
+    (0: never): an idle renderer keeps only the forkserver, from which the next render forks a
+    worker already warmed (``render_warm``). The most recently used worker is taken first, so
+    under a light load the others age out."""
 
     def __init__(self, *, workers: int, limits: RenderLimits, idle_seconds: float = 0) -> None:
         self.size = workers
