@@ -39,7 +39,7 @@ async def snapshot(jobs: JobStore, job_id: str) -> tuple[dict[str, Any] | None, 
 
 
 async def move(jobs: JobStore, job_id: str, status: JobStatus, **kw: Any) -> Job:
-    return await jobs.record(job_id, TimelineEvent.LOG, f"to {status}", status=status, **kw)
+    return await jobs.transition(job_id, TimelineEvent.LOG, f"to {status}", status=status, **kw)
 
 
 async def test_a_refused_transition_raises_conflict_and_leaves_the_job_unchanged(
@@ -47,7 +47,7 @@ async def test_a_refused_transition_raises_conflict_and_leaves_the_job_unchanged
 ) -> None:
     job_id = await new_job(jobs)
     await move(jobs, job_id, S.PROCESSING)
-    done = await jobs.record(
+    done = await jobs.transition(
         job_id, TimelineEvent.JOB_COMPLETED, "done", status=S.COMPLETED, stage="completed"
     )
     assert done.status is S.COMPLETED
@@ -118,7 +118,7 @@ async def test_expected_status_narrows_the_allowed_predecessors(jobs: JobStore) 
 
 async def test_entries_without_a_status_change_are_not_transitions(jobs: JobStore) -> None:
     job_id = await new_job(jobs, S.AWAITING_CONFIRMATION)
-    noted = await jobs.record(job_id, TimelineEvent.JOB_GENERATING, "still waiting")
+    noted = await jobs.transition(job_id, TimelineEvent.JOB_GENERATING, "still waiting")
     assert noted.status is S.AWAITING_CONFIRMATION
     await move(jobs, job_id, S.FAILED)
     with pytest.raises(ConflictError, match="final state"):
@@ -168,7 +168,7 @@ async def test_the_timeline_lives_on_the_item_then_overflows_in_order(
     assert timeline[3].data == big
     for i in range(TIMELINE_ON_ITEM):
         await jobs.log(job_id, f"line {i}", data={"i": i})
-    done = await jobs.record(job_id, TimelineEvent.JOB_COMPLETED, "done", status=S.COMPLETED)
+    done = await jobs.transition(job_id, TimelineEvent.JOB_COMPLETED, "done", status=S.COMPLETED)
     timeline = await jobs.timeline(job_id)
     assert [e.seq for e in timeline] == list(range(1, done.event_seq + 1))
     assert [e.data.get("i") for e in timeline[4:-1]] == list(range(TIMELINE_ON_ITEM))
@@ -177,3 +177,47 @@ async def test_the_timeline_lives_on_the_item_then_overflows_in_order(
     assert [e.seq for e in await jobs.timeline(job_id, after_seq=60)] == list(
         range(61, done.event_seq + 1)
     )
+
+
+async def test_a_write_sends_the_job_back_only_to_callers_that_use_it(
+    jobs: JobStore, aws: AwsClients
+) -> None:
+    """The job item (timeline and stage results on it) comes back with ``transition``,
+    ``write`` and a completing finish; ``record``, ``write_only`` and a finish that does not
+    complete the job ask for nothing back (ReturnValues NONE), unless an entry is stored apart
+    and needs the seq the write took."""
+    from leadmagnet.common.stores.jobs import JobChange, claim_run, finish_run
+
+    asked: list[str | None] = []
+    client = await aws.client("dynamodb")
+    event = "provide-client-params.dynamodb.UpdateItem"
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        asked.append(params.get("ReturnValues"))
+
+    client.meta.events.register(event, note)
+    try:
+        job_id = await new_job(jobs)
+        moved = await jobs.transition(job_id, TimelineEvent.LOG, "start", status=S.PROCESSING)
+        await jobs.record(job_id, TimelineEvent.LOG, "a note")
+        await jobs.log(job_id, "a large note", data={"payload": "x" * 4000})
+        claimed, _ = await claim_run(
+            jobs,
+            job_id,
+            "report",
+            JobChange(),
+            tenant_id="ten_lifecycle",
+            kinds=frozenset({"lead_magnet"}),
+            statuses=frozenset({S.PROCESSING}),
+            lease_until_ms=2**40,
+            now_ms=1,
+        )
+        finished = await finish_run(jobs, job_id, "report", JobChange(), {"n": 1}, read_back=False)
+    finally:
+        client.meta.events.unregister(event, note)
+    assert asked == ["ALL_NEW", "NONE", "ALL_NEW", "ALL_NEW", "NONE"]
+    assert moved.status is S.PROCESSING and claimed and finished is None
+    job = await jobs.require(job_id)
+    assert job.runs["report"]["state"] == "done"
+    assert [e.message for e in await jobs.timeline(job_id)][-2:] == ["a note", "a large note"]
+    assert (await jobs.timeline(job_id))[-1].data == {"payload": "x" * 4000}

@@ -150,7 +150,7 @@ class LifecycleJobs:
     def __init__(self, job: Job) -> None:
         self.job = job
 
-    async def record(self, job_id: str, *_: Any, status: JobStatus, **__: Any) -> Job:
+    async def transition(self, job_id: str, *_: Any, status: JobStatus, **__: Any) -> Job:
         if self.job.status.terminal:
             raise ConflictError("already final")
         self.job = self.job.model_copy(update={"status": status})
@@ -164,7 +164,7 @@ class LifecycleJobs:
 
     async def fail(self, job_id: str, **_: Any) -> Job | None:
         try:
-            return await self.record(job_id, status=JobStatus.FAILED)
+            return await self.transition(job_id, status=JobStatus.FAILED)
         except ConflictError:
             return None
 

@@ -98,7 +98,7 @@ async def complete_job(
 ) -> Job:
     """Mark completed (once) and publish ``job.completed`` (again, if a retry gets here)."""
     try:
-        job = await platform.jobs.record(
+        job = await platform.jobs.transition(
             job_id,
             TimelineEvent.JOB_COMPLETED,
             message,

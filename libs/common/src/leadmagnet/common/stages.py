@@ -357,7 +357,8 @@ async def _run_work(platform: Platform, stage: JobStage[E], call: StageCall[E], 
     try:
         outputs = list(await stage.then(call, result)) if stage.then is not None else []
     except BaseException:
-        await finish_run(platform.jobs, job_id, scope, change, result)  # replayed next time
+        # replayed next time
+        await finish_run(platform.jobs, job_id, scope, change, result, read_back=False)
         raise
     done = [o for o in outputs if isinstance(o, Complete)]
     if done and JobCompleted not in stage.emits:
@@ -378,7 +379,10 @@ async def _run_work(platform: Platform, stage: JobStage[E], call: StageCall[E], 
             )
         )
     try:
-        job = await finish_run(platform.jobs, job_id, scope, change, result)
+        # Only a completion needs the job as written (job.completed carries its files, cost).
+        finished = await finish_run(
+            platform.jobs, job_id, scope, change, result, read_back=bool(done)
+        )
     except Refused as refused:
         # The job ended meanwhile. Cancelled or failed: what the work stored goes; nothing
         # after it runs. Completed by another path (a parallel branch): nothing to undo.
@@ -395,10 +399,12 @@ async def _run_work(platform: Platform, stage: JobStage[E], call: StageCall[E], 
             f"job {job_id} is {status}: stage {stage.name} cannot complete it"
         ) from None
     events = [o for o in outputs if not isinstance(o, Complete)]
-    await deliver_outputs(platform, stage.name, stage.emits, events, call.event, job=job)
-    if done:
-        count_job(platform, "JobsCompleted", job)
-        await publish_completed(platform, job)
+    await deliver_outputs(
+        platform, stage.name, stage.emits, events, call.event, job=finished or call.job
+    )
+    if finished is not None:
+        count_job(platform, "JobsCompleted", finished)
+        await publish_completed(platform, finished)
     return True
 
 

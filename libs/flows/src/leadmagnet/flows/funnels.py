@@ -206,7 +206,7 @@ class PendingEntries:
         change.lifecycle(None, allow_terminal=fields is None, stage=self.stage, fields=fields)
         change.entries += entries
         try:
-            await self.platform.jobs.write(self.job_id, change)
+            await self.platform.jobs.write_only(self.job_id, change)
         except Refused:
             raise ConflictError(f"job {self.job_id} is missing or in a final state") from None
 

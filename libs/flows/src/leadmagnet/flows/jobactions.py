@@ -52,7 +52,7 @@ async def cancel_job(platform: Platform, job: Job) -> Job:
     """Cancel ``job`` (idempotent: a cancelled job is answered as it is, and its follow-ups are
     redone, so a repeat finishes a cancellation a crash interrupted)."""
     try:
-        cancelled = await platform.jobs.record(
+        cancelled = await platform.jobs.transition(
             job.job_id,
             TimelineEvent.JOB_CANCELLED,
             f"cancelled by its owner (it was {job.status.value})",

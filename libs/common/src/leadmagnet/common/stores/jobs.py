@@ -24,7 +24,7 @@ import base64
 import json
 import secrets
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import structlog
 from botocore.exceptions import ClientError
@@ -114,6 +114,19 @@ def visible_data(job: Job) -> dict[str, Any]:
     return data
 
 
+class RecordOptions(TypedDict, total=False):
+    """``JobStore.record`` / ``transition``'s options (see ``record``)."""
+
+    status: JobStatus | None
+    stage: str | None
+    data: dict[str, Any] | None
+    set_fields: dict[str, Any] | None
+    allow_terminal: bool
+    expected_status: set[JobStatus] | None
+    level: LogLevel
+    log_type: LogType
+
+
 class JobStore:
     def __init__(self, aws: AwsClients, jobs_table: str, events_table: str) -> None:
         self.jobs = DynamoTable(aws, jobs_table)
@@ -180,19 +193,12 @@ class JobStore:
         job_id: str,
         event_type: TimelineEvent,
         message: str = "",
-        *,
-        status: JobStatus | None = None,
-        stage: str | None = None,
-        data: dict[str, Any] | None = None,
-        set_fields: dict[str, Any] | None = None,
-        allow_terminal: bool = False,
-        expected_status: set[JobStatus] | None = None,
-        level: LogLevel = "info",
-        log_type: LogType = "event",
-    ) -> Job:
+        **options: Unpack[RecordOptions],
+    ) -> None:
         """Apply a transition (status/stage/fields) and append a timeline event in one write,
-        ordered by ``event_seq``. ``event_type`` is a ``TimelineEvent`` (plain strings of the
-        same values are accepted). ``set_fields`` keys may be paths into a map attribute
+        ordered by ``event_seq``; nothing is read back (``transition`` returns the job as
+        written). ``event_type`` is a ``TimelineEvent`` (plain strings of the same values are
+        accepted). ``set_fields`` keys may be paths into a map attribute
         (``"data.image_results"``).
 
         Raises ConflictError, leaving the job unchanged, when the job is missing or when:
@@ -203,13 +209,39 @@ class JobStore:
           end) or not in ``expected_status``.
 
         ``allow_terminal`` never lets a status change leave a terminal state."""
+        await self._record(job_id, event_type, message, options, read_back=False)
+
+    async def transition(
+        self,
+        job_id: str,
+        event_type: TimelineEvent,
+        message: str = "",
+        **options: Unpack[RecordOptions],
+    ) -> Job:
+        """``record``, returning the job as the write left it (in the same UpdateItem)."""
+        item = await self._record(job_id, event_type, message, options, read_back=True)
+        assert item is not None  # read_back: the write returns the whole item
+        return Job.model_validate(item)
+
+    async def _record(
+        self,
+        job_id: str,
+        event_type: TimelineEvent,
+        message: str,
+        options: RecordOptions,
+        *,
+        read_back: bool,
+    ) -> dict[str, Any] | None:
+        status = options.get("status")
+        stage = options.get("stage")
+        expected_status = options.get("expected_status")
         change = JobChange()
         change.lifecycle(
             status,
             expected_status=expected_status,
-            allow_terminal=allow_terminal,
+            allow_terminal=options.get("allow_terminal", False),
             stage=stage,
-            fields=set_fields,
+            fields=options.get("set_fields"),
         )
         if change.refused:
             raise ConflictError(self._refusal(job_id, event_type, status, expected_status))
@@ -219,27 +251,44 @@ class JobStore:
                 message,
                 status=status,
                 stage=stage,
-                data=data,
-                level=level,
-                log_type=log_type,
+                data=options.get("data"),
+                level=options.get("level", "info"),
+                log_type=options.get("log_type", "event"),
             )
         )
         try:
-            item = await self.write(job_id, change)
+            if read_back:
+                return await self.write(job_id, change)
+            await self.write_only(job_id, change)
+            return None
         except Refused as refused:
             current = refused.old.get("status") if refused.old else None
             raise ConflictError(
                 self._refusal(job_id, event_type, status, expected_status, current)
             ) from None
-        return Job.model_validate(item)
 
     async def write(self, job_id: str, change: JobChange) -> dict[str, Any]:
         """One UpdateItem: ``change`` and its timeline entries (on the item while its list has
         room, else in ``job_events`` after the write took their seqs). Returns the new item;
         raises ``Refused`` with the old item (None: no such job) when a condition fails."""
+        item = await self._write(job_id, change, read_back=True)
+        assert item is not None
+        return item
+
+    async def write_only(self, job_id: str, change: JobChange) -> None:
+        """``write`` for a caller that does not use the item: the job item (timeline and run
+        results included) is not sent back, unless the entries' seqs need it."""
+        await self._write(job_id, change, read_back=False)
+
+    async def _write(
+        self, job_id: str, change: JobChange, *, read_back: bool
+    ) -> dict[str, Any] | None:
         on_item = True
         while True:
-            kwargs = change.expression(on_item=on_item)
+            too_large = change.full_entries if on_item else []  # sized once, not per entry
+            # The new event_seq numbers entries stored apart; nothing else needs the item back.
+            returns = read_back or not on_item or any(e is not None for e in too_large)
+            kwargs = change.expression(on_item=on_item, returns=returns)
             try:
                 item = await self.jobs.update({"job_id": job_id}, **kwargs)
             except ClientError as e:
@@ -252,10 +301,11 @@ class JobStore:
                     continue
                 raise Refused(old) from None
             break
+        if not returns:
+            return None
         count = len(change.entries)
         if count:
             first = int(item["event_seq"]) - count + 1
-            too_large = change.full_entries if on_item else []  # sized once, not per entry
             for i, entry in enumerate(change.entries):
                 if not on_item:  # the whole entry, with the status it was written under
                     full: dict[str, Any] | None = {
@@ -338,7 +388,7 @@ class JobStore:
             "retry_event": retry_event,  # null clears an earlier failure's
         }
         try:
-            return await self.record(
+            return await self.transition(
                 job_id,
                 TimelineEvent.JOB_FAILED,
                 message,
@@ -656,8 +706,9 @@ class JobChange:
             keys.append(f":{key}")
         return f"#s IN ({', '.join(keys)})"
 
-    def expression(self, *, on_item: bool) -> dict[str, Any]:
-        """The UpdateItem's arguments (``on_item``: append the entries to the item's list)."""
+    def expression(self, *, on_item: bool, returns: bool = True) -> dict[str, Any]:
+        """The UpdateItem's arguments (``on_item``: append the entries to the item's list;
+        ``returns``: send the new item back)."""
         names = dict(self.names)
         vals = dict(self.vals)
         for clause_vals in (*self.sets.values(), *self.adds.values()):
@@ -686,7 +737,7 @@ class JobChange:
             "UpdateExpression": expression,
             "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeValues": values(**vals),
-            "ReturnValues": "ALL_NEW",
+            "ReturnValues": "ALL_NEW" if returns else "NONE",
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if names:
@@ -763,24 +814,34 @@ async def claim_run(
 
 
 async def finish_run(
-    store: JobStore, job_id: str, scope: str, change: JobChange, result: dict[str, Any]
-) -> Job:
+    store: JobStore,
+    job_id: str,
+    scope: str,
+    change: JobChange,
+    result: dict[str, Any],
+    *,
+    read_back: bool = True,
+) -> Job | None:
     """Store the run's result with ``change`` (what the work charged to the job, and the
-    completion if any). Raises ``Refused`` when the job ended meanwhile (cancelled, failed):
-    then nothing of the change but the run's result and charges is kept."""
+    completion if any): the job as written, or None without ``read_back`` (a finish that does
+    not complete the job needs nothing of it). Raises ``Refused`` when the job ended meanwhile
+    (cancelled, failed): then nothing of the change but the run's result and charges is kept."""
     _run_names(change, scope)
     done = {"state": "done", "result": json.dumps(result, default=str)}
     change.sets["#run = :run_done"] = {"run_done": done}
     if not any(c.startswith("#s IN") or c.startswith("NOT #s IN") for c in change.conditions):
         change.conditions.append(f"NOT {change.status_in(TERMINAL_STATUSES)}")
     try:
-        return Job.model_validate(await store.write(job_id, change))
+        if read_back:
+            return Job.model_validate(await store.write(job_id, change))
+        await store.write_only(job_id, change)
+        return None
     except Refused:
         # Ended meanwhile: keep the result (a retry replays it) and what it cost.
         kept = change.charges_only()
         kept.sets["#run = :run_done"] = {"run_done": done}
         _run_names(kept, scope)
-        await store.write(job_id, kept)
+        await store.write_only(job_id, kept)
         raise
 
 
@@ -799,7 +860,7 @@ async def release_run(store: JobStore, job_id: str, scope: str, change: JobChang
             return None
         charges = change.charges_only()
         if charges.sets or charges.adds:
-            await store.write(job_id, charges)
+            await store.write_only(job_id, charges)
         return Job.model_validate(refused.old)
 
 
@@ -811,6 +872,6 @@ async def extend_run(store: JobStore, job_id: str, scope: str, lease_until_ms: i
     change.vals["run_running"] = "running"
     change.conditions.append(f"#run.{RUN_STATE} = :run_running")
     try:
-        await store.write(job_id, change)
+        await store.write_only(job_id, change)
     except Refused:
         structlog.get_logger().warning("run.extend_lost", job_id=job_id, scope=scope)
