@@ -216,7 +216,9 @@ async def test_a_write_sends_the_job_back_only_to_callers_that_use_it(
     finally:
         client.meta.events.unregister(event, note)
     assert asked == ["ALL_NEW", "NONE", "ALL_NEW", "ALL_NEW", "NONE"]
-    assert moved.status is S.PROCESSING and claimed and finished is None
+    assert moved.status is S.PROCESSING
+    assert claimed
+    assert finished is None
     job = await jobs.require(job_id)
     assert job.runs["report"]["state"] == "done"
     assert [e.message for e in await jobs.timeline(job_id)][-2:] == ["a note", "a large note"]
