@@ -4,6 +4,7 @@ item and its timeline exactly as they were. Needs only the embedded AWS endpoint
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -160,7 +161,7 @@ async def test_the_timeline_lives_on_the_item_then_overflows_in_order(
     item = await jobs.jobs.get({"job_id": job_id})
     assert item is not None
     assert len(item["timeline"]) == 4
-    assert item["timeline"][3]["stub"]
+    assert json.loads(item["timeline"][3])["stub"]
     timeline = await jobs.timeline(job_id)
     assert [e.seq for e in timeline] == [1, 2, 3, 4]
     assert [e.status for e in timeline] == [S.PENDING, S.PROCESSING, S.PROCESSING, S.PROCESSING]
@@ -223,3 +224,47 @@ async def test_a_write_sends_the_job_back_only_to_callers_that_use_it(
     assert job.runs["report"]["state"] == "done"
     assert [e.message for e in await jobs.timeline(job_id)][-2:] == ["a note", "a large note"]
     assert (await jobs.timeline(job_id))[-1].data == {"payload": "x" * 4000}
+
+
+async def test_the_items_lists_hold_packed_elements_and_read_as_items_written_before(
+    jobs: JobStore,
+) -> None:
+    """The job item's timeline, cost calls and file records are stored as JSON text, one
+    string per element. An item written before (maps) reads the same, also once new
+    elements were appended to its lists."""
+    from leadmagnet.common.providers.base import CallCost, Usage
+    from leadmagnet.common.stores.jobs import JobChange
+
+    job_id = await new_job(jobs)
+    legacy = await jobs.jobs.get({"job_id": job_id})
+    assert legacy is not None
+    assert isinstance(legacy["timeline"][0], str)
+    # As an item written before the packing holds them: maps.
+    legacy["timeline"] = [json.loads(e) for e in legacy["timeline"]]
+    call = CallCost(
+        provider="offline",
+        model="m",
+        operation="text",
+        usage=Usage(input_tokens=1, output_tokens=2),
+        cost_micros=3,
+        price_version="test",
+    )
+    legacy["cost_calls"] = [call.model_dump(mode="json")]
+    legacy["artifact_refs"] = [{"artifact_id": "art_old", "kind": "report"}]
+    await jobs.jobs.put(legacy)
+
+    change = JobChange()
+    change.charge(costs=[call], artifacts=[{"artifact_id": "art_new", "kind": "html"}])
+    await jobs.write_only(job_id, change)
+    await jobs.record(job_id, TimelineEvent.LOG, "appended")
+
+    item = await jobs.jobs.get({"job_id": job_id})
+    assert item is not None
+    assert [type(e) for e in item["timeline"]] == [dict, str]
+    assert [type(e) for e in item["cost_calls"]] == [dict, str]
+    assert [type(e) for e in item["artifact_refs"]] == [dict, str]
+    job = await jobs.require(job_id)
+    assert job.cost_calls == [call, call]
+    assert [r["artifact_id"] for r in job.artifact_refs] == ["art_old", "art_new"]
+    timeline = await jobs.timeline(job_id)
+    assert [(e.seq, e.message) for e in timeline] == [(1, "job created"), (2, "appended")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -11,6 +12,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -195,6 +197,26 @@ DATA_BY_KIND: dict[str, type[JobData]] = {
 RUN_ATTRIBUTE = "run:"  # the job item's per-stage run records: ``run:<scope>``
 
 
+def pack_element(value: Any) -> str:
+    """An element of a job item's ``timeline``, ``cost_calls`` or ``artifact_refs`` list as it
+    is stored: compact JSON text. The lists are only ever read whole, never queried by their
+    elements' attributes, and a string costs the SDK's parser, our deserializer and the
+    table's own request handling far less than a map of typed attributes (a finished job's
+    item holds about forty such elements)."""
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _unpacked(value: Any) -> Any:
+    """A stored list's elements as values: JSON text (``pack_element``), or maps as items
+    written before the packing hold them; a list may mix both."""
+    if isinstance(value, list):
+        return [json.loads(e) if isinstance(e, str) else e for e in value]
+    return value
+
+
+Unpacked = BeforeValidator(_unpacked)
+
+
 class Job(Model):
     job_id: str
     tenant_id: str
@@ -216,7 +238,7 @@ class Job(Model):
     output_key: str | None = None
     artifact_ids: list[str] = Field(default_factory=list)
     cost_micros: int = 0
-    cost_calls: list[CallCost] = Field(default_factory=list)
+    cost_calls: Annotated[list[CallCost], Unpacked] = Field(default_factory=list)
     event_seq: int = 0
     data: dict[str, Any] = Field(default_factory=dict)
     # '{tenant_id}#{template_id}' for jobs run from a template (funnel runs): the key of the
@@ -230,13 +252,15 @@ class Job(Model):
     retries: int = 0  # how often the job was retried (outcome event ids differ per attempt)
     # The timeline's first entries as stored on the job item (``stores.jobs``: one write per
     # transition); read them through ``JobStore.timeline_of``. Never part of a view.
-    timeline: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
+    timeline: Annotated[list[dict[str, Any]], Unpacked] = Field(default_factory=list, exclude=True)
     # Per-stage run records (``stages``: claimed with a lease, then done with the stage's
     # result), keyed by the stage's scope. Never part of a view.
     runs: dict[str, dict[str, Any]] = Field(default_factory=dict, exclude=True)
     # What the stages registered about their files (kind, type, size, key), so an outcome
     # event needs no listing. Never part of a view.
-    artifact_refs: list[dict[str, Any]] = Field(default_factory=list, exclude=True)
+    artifact_refs: Annotated[list[dict[str, Any]], Unpacked] = Field(
+        default_factory=list, exclude=True
+    )
 
     @field_validator("artifact_ids", mode="before")
     @classmethod

@@ -31,16 +31,23 @@ class WorkflowStore:
     def __init__(self, aws: AwsClients, table: str) -> None:
         self.table = DynamoTable(aws, table)
         self._by_rev: OrderedDict[tuple[str, str], Workflow] = OrderedDict()
+        self._rev_reads: SingleFlight[Workflow | None] = SingleFlight()
 
     async def at(self, tenant_id: str, workflow_id: str, rev: str | None) -> Workflow | None:
         """The workflow at revision ``rev`` (its ``updated_at``, as a job recorded it) from
-        this process's cache, else read (and kept when it is that revision)."""
+        this process's cache, else read (and kept when it is that revision). Concurrent
+        callers asking for the same revision share one read (a process's first jobs of a
+        workflow all miss the cache at once): each wants the workflow as it was at ``rev``."""
         key = (tenant_id, workflow_id)
         cached = self._by_rev.get(key)
         if rev is not None and cached is not None and cached.updated_at.isoformat() == rev:
             self._by_rev.move_to_end(key)
             return cached
-        workflow = await self.get(tenant_id, workflow_id)
+        if rev is None:
+            return await self.get(tenant_id, workflow_id)
+        workflow = await self._rev_reads.run(
+            (tenant_id, workflow_id, rev), lambda: self.get(tenant_id, workflow_id)
+        )
         if workflow is not None and workflow.updated_at.isoformat() == rev:
             self._by_rev[key] = workflow
             if len(self._by_rev) > self.CACHED:

@@ -50,6 +50,7 @@ from ..models import (
     LogLevel,
     LogType,
     TimelineEvent,
+    pack_element,
     utcnow,
 )
 from ..providers.base import CallCost
@@ -147,6 +148,7 @@ class JobStore:
         item = job.model_dump(mode="json")
         # artifact_ids is a string set (ADD is idempotent); DynamoDB has no empty sets.
         item.pop("artifact_ids", None)
+        item["cost_calls"] = [pack_element(c) for c in item.get("cost_calls", [])]
         entry, full = _on_item(
             timeline_entry(TimelineEvent.JOB_CREATED, message, status=job.status)
         )
@@ -157,7 +159,7 @@ class JobStore:
             await self.jobs.put(item, ConditionExpression="attribute_not_exists(job_id)")
         if full is not None:
             await self._put_full(job.job_id, 1, full)
-        job.timeline = [entry]
+        job.timeline = [json.loads(entry)]
         return job
 
     async def get(self, job_id: str) -> Job | None:
@@ -489,7 +491,7 @@ class JobStore:
             UpdateExpression="ADD cost_micros :c SET cost_calls = "
             "list_append(if_not_exists(cost_calls, :empty), :call)",
             ExpressionAttributeValues=values(
-                c=call.cost_micros, empty=[], call=[call.model_dump(mode="json")]
+                c=call.cost_micros, empty=[], call=[pack_element(call.model_dump(mode="json"))]
             ),
         )
 
@@ -590,12 +592,16 @@ def timeline_entry(
     return entry
 
 
-def _on_item(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(what the item holds, the full entry for job_events when it is too large for that)."""
-    if len(json.dumps(entry, default=str)) <= MAX_ON_ITEM_BYTES:
-        return entry, None
+def _on_item(entry: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """(what the item's list holds, packed; the full entry for job_events when it is too
+    large for the item)."""
+    packed = pack_element(entry)
+    if len(packed) <= MAX_ON_ITEM_BYTES:
+        return packed, None
     stub = {k: v for k, v in entry.items() if k not in ("data", "message")}
-    return {**stub, "message": entry["message"][:200], "data": {}, "stub": True}, entry
+    return pack_element(
+        {**stub, "message": entry["message"][:200], "data": {}, "stub": True}
+    ), entry
 
 
 def _list_full(old: dict[str, Any], adding: int) -> bool:
@@ -629,13 +635,13 @@ class JobChange:
             self.adds["cost_micros :cost"] = {"cost": sum(c.cost_micros for c in costs)}
             self.sets["cost_calls = list_append(if_not_exists(cost_calls, :empty), :calls)"] = {
                 "empty": [],
-                "calls": [c.model_dump(mode="json") for c in costs],
+                "calls": [pack_element(c.model_dump(mode="json")) for c in costs],
             }
         if artifacts:
             self.adds["artifact_ids :art_ids"] = {"art_ids": {a["artifact_id"] for a in artifacts}}
             self.sets[
                 "artifact_refs = list_append(if_not_exists(artifact_refs, :empty), :refs)"
-            ] = {"empty": [], "refs": artifacts}
+            ] = {"empty": [], "refs": [pack_element(a) for a in artifacts]}
 
     def charges_only(self) -> JobChange:
         """A change with this one's charges (costs, files) and nothing else."""
