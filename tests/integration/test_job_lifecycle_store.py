@@ -13,6 +13,7 @@ from leadmagnet.common.aws import AwsClients
 from leadmagnet.common.dynamo import values
 from leadmagnet.common.errors import ConflictError
 from leadmagnet.common.ids import new_job_id
+from leadmagnet.common.jobflow import registered_artifacts
 from leadmagnet.common.models import Job, JobStatus, TimelineEvent
 from leadmagnet.common.resources import Resources
 from leadmagnet.common.stores.jobs import JobStore
@@ -232,6 +233,7 @@ async def test_the_items_lists_hold_packed_elements_and_read_as_items_written_be
     """The job item's timeline, cost calls and file records are stored as JSON text, one
     string per element. An item written before (maps) reads the same, also once new
     elements were appended to its lists."""
+    from leadmagnet.common.models import Artifact
     from leadmagnet.common.providers.base import CallCost, Usage
     from leadmagnet.common.stores.jobs import JobChange
 
@@ -250,11 +252,24 @@ async def test_the_items_lists_hold_packed_elements_and_read_as_items_written_be
         price_version="test",
     )
     legacy["cost_calls"] = [call.model_dump(mode="json")]
-    legacy["artifact_refs"] = [{"artifact_id": "art_old", "kind": "report"}]
+
+    def file(artifact_id: str) -> Artifact:
+        return Artifact(
+            artifact_id=artifact_id,
+            job_id=job_id,
+            tenant_id="ten_lifecycle",
+            kind="report_html",
+            s3_key=f"ten_lifecycle/jobs/{job_id}/{artifact_id}.html",
+            filename="report.html",
+            content_type="text/html",
+            size_bytes=10,
+        )
+
+    legacy["artifact_refs"] = [file("art_old").model_dump(mode="json")]
     await jobs.jobs.put(legacy)
 
     change = JobChange()
-    change.charge(costs=[call], artifacts=[{"artifact_id": "art_new", "kind": "html"}])
+    change.charge(costs=[call], artifacts=[file("art_new")])
     await jobs.write_only(job_id, change)
     await jobs.record(job_id, TimelineEvent.LOG, "appended")
 
@@ -265,6 +280,16 @@ async def test_the_items_lists_hold_packed_elements_and_read_as_items_written_be
     assert [type(e) for e in item["artifact_refs"]] == [dict, str]
     job = await jobs.require(job_id)
     assert job.cost_calls == [call, call]
-    assert [r["artifact_id"] for r in job.artifact_refs] == ["art_old", "art_new"]
+    at = {"created_at"}  # each file() is made now
+    assert [a.model_dump(exclude=at) for a in registered_artifacts(job)] == [
+        file(i).model_dump(exclude=at) for i in ("art_old", "art_new")
+    ]
+    # Stored without what reading restores: the job's ids, the defaults.
+    assert "job_id" not in item["artifact_refs"][1]
+    assert "bucket" not in item["artifact_refs"][1]
+    assert "request_id" not in item["cost_calls"][1]
     timeline = await jobs.timeline(job_id)
     assert [(e.seq, e.message) for e in timeline] == [(1, "job created"), (2, "appended")]
+    assert timeline[1].level == "info"
+    assert timeline[1].data == {}
+    assert '"level"' not in item["timeline"][1]

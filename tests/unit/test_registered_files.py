@@ -43,7 +43,7 @@ async def job_with_a_registered_file(platform: Platform) -> Job:
         JobFile("report_markdown", "report.md", b"# report", "text/markdown"),
     )
     change = JobChange()
-    change.charge(artifacts=[stored.model_dump(mode="json")])
+    change.charge(artifacts=[stored])
     await platform.jobs.write(job.job_id, change)
     return await platform.jobs.require(job.job_id)
 

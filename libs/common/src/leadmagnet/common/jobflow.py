@@ -49,7 +49,8 @@ async def artifact_refs(platform: Platform, artifacts: list[Artifact]) -> list[A
 def registered_artifacts(job: Job) -> list[Artifact]:
     """The files the job's stage runs recorded on the job item, once each."""
     by_id = {r["artifact_id"]: r for r in job.artifact_refs}
-    return [Artifact.model_validate(r) for r in by_id.values()]
+    own = {"job_id": job.job_id, "tenant_id": job.tenant_id}  # left out as they are stored
+    return [Artifact.model_validate({**r, **own}) for r in by_id.values()]
 
 
 async def job_artifacts(platform: Platform, job: Job) -> list[Artifact]:

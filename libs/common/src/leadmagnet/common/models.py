@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -197,13 +198,33 @@ DATA_BY_KIND: dict[str, type[JobData]] = {
 RUN_ATTRIBUTE = "run:"  # the job item's per-stage run records: ``run:<scope>``
 
 
-def pack_element(value: Any) -> str:
+def pack_element(value: Mapping[str, Any] | BaseModel) -> str:
     """An element of a job item's ``timeline``, ``cost_calls`` or ``artifact_refs`` list as it
-    is stored: compact JSON text. The lists are only ever read whole, never queried by their
-    elements' attributes, and a string costs the SDK's parser, our deserializer and the
-    table's own request handling far less than a map of typed attributes (a finished job's
-    item holds about forty such elements)."""
+    is stored: compact JSON text, without what its model restores when it reads it (a model's
+    defaults; ``omit_defaults`` for a timeline entry's dict). The lists are only ever read
+    whole, never queried by their elements' attributes, and one string costs the SDK's
+    parser, our deserializer and the table's request handling far less than a map of typed
+    attributes (a finished lead-magnet job's lists hold about eighty of them). Left out, the
+    defaults also keep the item no larger than the maps were: DynamoDB bills a write per KiB
+    of it."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", exclude_defaults=True)
     return json.dumps(value, separators=(",", ":"), default=str)
+
+
+@cache
+def _defaults(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        name: field.get_default(call_default_factory=True)
+        for name, field in model.model_fields.items()
+        if not field.is_required()
+    }
+
+
+def omit_defaults(value: Mapping[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """``value`` (a dump of a ``model``) without the entries ``model`` restores as defaults."""
+    defaults = _defaults(model)
+    return {k: v for k, v in value.items() if k not in defaults or v != defaults[k]}
 
 
 def _unpacked(value: Any) -> Any:

@@ -112,9 +112,7 @@ class Charges:
 
     def change(self, stage: str) -> JobChange:
         change = JobChange()
-        change.charge(
-            costs=self.costs, artifacts=[a.model_dump(mode="json") for a in self.artifacts]
-        )
+        change.charge(costs=self.costs, artifacts=self.artifacts)
         for note in self.notes:
             change.entries.append(
                 _timeline_entry(

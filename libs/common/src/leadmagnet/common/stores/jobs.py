@@ -44,12 +44,14 @@ from ..models import (
     RETRY_TRANSITION,
     RUN_ATTRIBUTE,
     TERMINAL_STATUSES,
+    Artifact,
     Job,
     JobEvent,
     JobStatus,
     LogLevel,
     LogType,
     TimelineEvent,
+    omit_defaults,
     pack_element,
     utcnow,
 )
@@ -148,7 +150,7 @@ class JobStore:
         item = job.model_dump(mode="json")
         # artifact_ids is a string set (ADD is idempotent); DynamoDB has no empty sets.
         item.pop("artifact_ids", None)
-        item["cost_calls"] = [pack_element(c) for c in item.get("cost_calls", [])]
+        item["cost_calls"] = [pack_element(c) for c in job.cost_calls]
         entry, full = _on_item(
             timeline_entry(TimelineEvent.JOB_CREATED, message, status=job.status)
         )
@@ -491,7 +493,7 @@ class JobStore:
             UpdateExpression="ADD cost_micros :c SET cost_calls = "
             "list_append(if_not_exists(cost_calls, :empty), :call)",
             ExpressionAttributeValues=values(
-                c=call.cost_micros, empty=[], call=[pack_element(call.model_dump(mode="json"))]
+                c=call.cost_micros, empty=[], call=[pack_element(call)]
             ),
         )
 
@@ -595,13 +597,18 @@ def timeline_entry(
 def _on_item(entry: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """(what the item's list holds, packed; the full entry for job_events when it is too
     large for the item)."""
-    packed = pack_element(entry)
+    packed = pack_element(omit_defaults(entry, JobEvent))
     if len(packed) <= MAX_ON_ITEM_BYTES:
         return packed, None
     stub = {k: v for k, v in entry.items() if k not in ("data", "message")}
-    return pack_element(
-        {**stub, "message": entry["message"][:200], "data": {}, "stub": True}
-    ), entry
+    stub = omit_defaults({**stub, "message": entry["message"][:200]}, JobEvent)
+    return pack_element({**stub, "stub": True}), entry
+
+
+def registered(artifact: Artifact) -> dict[str, Any]:
+    """A file's record as the job item's ``artifact_refs`` holds it: the job's own ids left
+    out (``registered_artifacts`` puts them back), and the defaults."""
+    return artifact.model_dump(mode="json", exclude_defaults=True, exclude={"job_id", "tenant_id"})
 
 
 def _list_full(old: dict[str, Any], adding: int) -> bool:
@@ -628,20 +635,21 @@ class JobChange:
         self,
         *,
         costs: Sequence[CallCost] = (),
-        artifacts: Sequence[dict[str, Any]] = (),
+        artifacts: Sequence[Artifact] = (),
     ) -> None:
-        """Charge model calls and register files (``Artifact`` dumps) on the job."""
+        """Charge model calls and register files on the job (``artifact_refs``: a file's
+        record without the job's own ids, which its reader puts back)."""
         if costs:
             self.adds["cost_micros :cost"] = {"cost": sum(c.cost_micros for c in costs)}
             self.sets["cost_calls = list_append(if_not_exists(cost_calls, :empty), :calls)"] = {
                 "empty": [],
-                "calls": [pack_element(c.model_dump(mode="json")) for c in costs],
+                "calls": [pack_element(c) for c in costs],
             }
         if artifacts:
-            self.adds["artifact_ids :art_ids"] = {"art_ids": {a["artifact_id"] for a in artifacts}}
+            self.adds["artifact_ids :art_ids"] = {"art_ids": {a.artifact_id for a in artifacts}}
             self.sets[
                 "artifact_refs = list_append(if_not_exists(artifact_refs, :empty), :refs)"
-            ] = {"empty": [], "refs": [pack_element(a) for a in artifacts]}
+            ] = {"empty": [], "refs": [pack_element(registered(a)) for a in artifacts]}
 
     def charges_only(self) -> JobChange:
         """A change with this one's charges (costs, files) and nothing else."""
