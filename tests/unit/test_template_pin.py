@@ -143,26 +143,3 @@ async def test_a_workflow_switched_to_another_template_gets_no_stale_version(
     job = await platform.jobs.get(following.job_id)
     assert job is not None
     assert job.data["template_version"] == 3
-
-
-async def test_concurrent_first_reads_of_a_workflow_revision_share_one_read(
-    platform: Platform,
-) -> None:
-    """A process's first jobs of a workflow all miss its cache at once: callers asking for the
-    same revision share one GetItem; another revision, and the current one, are read apart."""
-    demo = await seed_demo(platform, slug=f"rev-{secrets.token_hex(4)}")
-    workflow = await platform.workflows.get(demo.tenant_id, demo.workflow_id)
-    assert workflow is not None
-    rev = workflow.updated_at.isoformat()
-    fresh = Platform(platform.aws, "tests")  # as a process that has read nothing yet
-    before = Counter(platform.aws.call_counts)
-    read = await asyncio.gather(
-        *(fresh.workflows.at(demo.tenant_id, demo.workflow_id, rev) for _ in range(5)),
-        fresh.workflows.at(demo.tenant_id, demo.workflow_id, "2000-01-01T00:00:00+00:00"),
-        fresh.workflows.at(demo.tenant_id, demo.workflow_id, None),
-    )
-    assert counted(platform, before) == {("dynamodb", "GetItem"): 3}
-    assert all(w is not None and w.workflow_id == demo.workflow_id for w in read)
-    before = Counter(platform.aws.call_counts)
-    await fresh.workflows.at(demo.tenant_id, demo.workflow_id, rev)  # kept: no read
-    assert counted(platform, before) == {}

@@ -16,6 +16,7 @@ from ..aws import AwsClients
 from ..dynamo import DynamoTable, is_conditional_failure, parse_stored, values
 from ..ids import random_id
 from ..models import Tenant, utcnow
+from ..singleflight import SingleFlight
 
 API_KEY_PREFIX = "lm_live_"
 # The platform's ceilings for any tenant (the defaults are settings): a tenant's model slots are
@@ -88,6 +89,8 @@ class TenantStore:
         self.aws = aws
         self._table = table
         self._recent: dict[str, tuple[float, TenantLimits]] = {}
+        self._limit_reads: SingleFlight[TenantLimits] = SingleFlight()
+        self._limits_changed = 0  # set_limits calls by this process: reads before are stale
 
     @cached_property
     def tenants(self) -> DynamoTable:
@@ -111,19 +114,26 @@ class TenantStore:
 
     async def recent_limits(self, tenant_id: str, max_age: float) -> TenantLimits:
         """The tenant's limits as read at most ``max_age`` seconds ago by this process (a
-        change made here is seen at once; one made elsewhere within ``max_age``)."""
+        change made here is seen at once; one made elsewhere within ``max_age``). The jobs
+        that find the entry expired together share one read."""
         cached = self._recent.get(tenant_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        limits = await self.limits(tenant_id)
-        if len(self._recent) >= 4096:
-            self._recent.clear()
-        self._recent[tenant_id] = (time.monotonic() + max_age, limits)
+        changed = self._limits_changed
+        limits = await self._limit_reads.run((tenant_id, changed), lambda: self.limits(tenant_id))
+        if changed == self._limits_changed:  # else a change made here meanwhile: not kept
+            if len(self._recent) >= 4096:
+                self._recent.clear()
+            self._recent[tenant_id] = (time.monotonic() + max_age, limits)
         return limits
 
     async def set_limits(self, tenant_id: str, limits: TenantLimits) -> bool:
         self._recent.pop(tenant_id, None)
-        return await TenantLimitsStore(self.tenants).put(tenant_id, limits)
+        self._limits_changed += 1
+        try:
+            return await TenantLimitsStore(self.tenants).put(tenant_id, limits)
+        finally:
+            self._limits_changed += 1  # reads that started during the write are stale too
 
     async def issue_key(self, tenant_id: str, label: str = "admin") -> str:
         raw = API_KEY_PREFIX + secrets.token_urlsafe(32)
