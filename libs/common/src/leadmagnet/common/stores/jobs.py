@@ -287,12 +287,15 @@ class JobStore:
     async def _write(
         self, job_id: str, change: JobChange, *, read_back: bool
     ) -> dict[str, Any] | None:
+        placed = [_on_item(e) for e in change.entries]  # packed and sized once per write
         on_item = True
         while True:
-            too_large = change.full_entries if on_item else []  # sized once, not per entry
+            too_large = [full for _, full in placed] if on_item else []
             # The new event_seq numbers entries stored apart; nothing else needs the item back.
             returns = read_back or not on_item or any(e is not None for e in too_large)
-            kwargs = change.expression(on_item=on_item, returns=returns)
+            kwargs = change.expression(
+                on_item=[packed for packed, _ in placed] if on_item else None, returns=returns
+            )
             try:
                 item = await self.jobs.update({"job_id": job_id}, **kwargs)
             except ClientError as e:
@@ -662,10 +665,6 @@ class JobChange:
                 kept.adds[clause] = vals
         return kept
 
-    @property
-    def full_entries(self) -> list[dict[str, Any] | None]:
-        return [_on_item(e)[1] for e in self.entries]
-
     def set_fields(self, fields: dict[str, Any]) -> None:
         """``SET`` top-level attributes or paths into maps (``"data.image_results"``)."""
         for k, v in fields.items():
@@ -720,9 +719,10 @@ class JobChange:
             keys.append(f":{key}")
         return f"#s IN ({', '.join(keys)})"
 
-    def expression(self, *, on_item: bool, returns: bool = True) -> dict[str, Any]:
-        """The UpdateItem's arguments (``on_item``: append the entries to the item's list;
-        ``returns``: send the new item back)."""
+    def expression(self, *, on_item: list[str] | None, returns: bool = True) -> dict[str, Any]:
+        """The UpdateItem's arguments. ``on_item``: the entries as the item's list holds them
+        (``_on_item``), appended to it; None: they go to ``job_events``. ``returns``: send the
+        new item back."""
         names = dict(self.names)
         vals = dict(self.vals)
         for clause_vals in (*self.sets.values(), *self.adds.values()):
@@ -736,9 +736,9 @@ class JobChange:
             names["#seq"] = "event_seq"
             vals["n_entries"] = len(self.entries)
             adds.append("#seq :n_entries")
-            if on_item:
+            if on_item is not None:
                 names["#tl"] = "timeline"
-                vals["tl"] = [_on_item(e)[0] for e in self.entries]
+                vals["tl"] = on_item
                 vals["tl_room"] = TIMELINE_ON_ITEM - len(self.entries)
                 sets.append("#tl = list_append(#tl, :tl)")
                 conditions.append("size(#tl) <= :tl_room")
